@@ -1,0 +1,42 @@
+"""ncedu: neural collapse for teaching and research.
+
+The companion package of the Neural Collapse book (Papyan, Han & Donoho, PNAS 2020):
+exact and fast metrics (:func:`measure`, :class:`NCAccumulator`, :func:`measure_model`),
+the simplex ETF (:func:`simplex_etf`), and the data, models and training that the
+book's chapters run.
+
+``import ncedu`` stays light: notebook-only libraries (ipywidgets) are imported only
+inside the functions that need them.
+"""
+
+from .geometry import etf_gram, pairwise_cosines, simplex_etf
+from .metrics import (
+    METRIC_NAMES,
+    NCMetrics,
+    between_class_covariance,
+    class_means,
+    global_mean,
+    measure,
+    total_covariance,
+    within_class_covariance,
+)
+from .streaming import NCAccumulator, NearestCentreMismatch, measure_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "METRIC_NAMES",
+    "NCAccumulator",
+    "NCMetrics",
+    "NearestCentreMismatch",
+    "between_class_covariance",
+    "class_means",
+    "etf_gram",
+    "global_mean",
+    "measure",
+    "measure_model",
+    "pairwise_cosines",
+    "simplex_etf",
+    "total_covariance",
+    "within_class_covariance",
+]

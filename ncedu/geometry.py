@@ -1,0 +1,112 @@
+"""The simplex equiangular tight frame (ETF) and small helpers about angles.
+
+A *simplex ETF* is the configuration the centred class means approach under
+neural collapse (NC2; Papyan, Han & Donoho 2020, Definition 1): ``C`` unit vectors
+whose pairwise cosines all equal ``-1/(C-1)``, the most negative common value
+possible for ``C`` vectors whose sum is zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from ._validation import as_tensor, check_num_classes
+
+__all__ = ["simplex_etf", "etf_gram", "pairwise_cosines", "random_orthogonal"]
+
+SeedLike = Optional[Union[int, np.random.Generator]]
+
+
+def _helmert_basis(C: int) -> np.ndarray:
+    """Orthonormal basis of the hyperplane ``{x in R^C : sum(x) = 0}`` as the columns of a (C, C-1) matrix.
+
+    Column ``k`` (1-based) is ``(1, ..., 1, -k, 0, ..., 0) / sqrt(k (k + 1))``
+    with ``k`` ones: the Helmert contrasts, exact in closed form.
+    """
+    Q = np.zeros((C, C - 1))
+    for k in range(1, C):
+        Q[:k, k - 1] = 1.0
+        Q[k, k - 1] = -float(k)
+        Q[:, k - 1] /= np.sqrt(k * (k + 1.0))
+    return Q
+
+
+def random_orthogonal(p: int, seed: SeedLike = None) -> np.ndarray:
+    """A Haar-distributed random orthogonal (p, p) matrix (QR of a Gaussian matrix with signs fixed)."""
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((p, p))
+    Q, R = np.linalg.qr(A)
+    return Q * np.sign(np.diag(R))
+
+
+def simplex_etf(num_classes: int, dim: int, seed: SeedLike = None) -> np.ndarray:
+    r"""Rows of a simplex equiangular tight frame: ``C`` unit vectors in ``R^p`` with pairwise cosine ``-1/(C-1)``.
+
+    .. math::
+
+        \langle v_c, v_{c'} \rangle = \begin{cases} 1 & c = c' \\ -\tfrac{1}{C-1} & c \neq c' \end{cases},
+        \qquad \sum_c v_c = 0 .
+
+    The construction is exact: the rows of ``sqrt(C/(C-1)) Q`` where ``Q`` is the
+    (C, C-1) Helmert basis of the sum-zero hyperplane, so ``Q Q^T = I - 11^T/C``.
+    They span a (C-1)-dimensional subspace, placed in the first ``C-1`` coordinates
+    of ``R^p``; with a ``seed`` the frame is rotated by a random orthogonal matrix.
+
+    Parameters
+    ----------
+    num_classes : int
+        ``C >= 2``, the number of vectors.
+    dim : int
+        ``p >= C - 1``, the ambient dimension (a simplex of ``C`` points needs ``C - 1``).
+    seed : int or numpy.random.Generator, optional
+        If given, apply a random rotation drawn from this seed.
+
+    Returns
+    -------
+    numpy.ndarray of shape (C, p), float64
+
+    References
+    ----------
+    Papyan, Han & Donoho (2020), PNAS 117(40), Definition 1 (simplex ETF).
+
+    Examples
+    --------
+    >>> V = simplex_etf(4, 3)
+    >>> np.allclose(V @ V.T, etf_gram(4))
+    True
+    """
+    C = check_num_classes(num_classes)
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"dim must be an integer, got {type(dim).__name__}")
+    if dim < C - 1:
+        raise ValueError(
+            f"dim must be at least num_classes - 1 = {C - 1} for a simplex ETF of {C} vectors, got dim={dim}"
+        )
+    V = np.zeros((C, int(dim)))
+    V[:, : C - 1] = np.sqrt(C / (C - 1.0)) * _helmert_basis(C)
+    if seed is not None:
+        V = V @ random_orthogonal(int(dim), seed).T
+    return V
+
+
+def etf_gram(num_classes: int) -> np.ndarray:
+    """The (C, C) Gram matrix of a unit simplex ETF: ones on the diagonal, ``-1/(C-1)`` elsewhere."""
+    C = check_num_classes(num_classes)
+    return (C / (C - 1.0)) * np.eye(C) - np.full((C, C), 1.0 / (C - 1.0))
+
+
+def pairwise_cosines(vectors: Any) -> np.ndarray:
+    """The (C, C) matrix of cosines between the rows of a (C, p) array.
+
+    Raises ``ValueError`` if a row is zero (its angle is undefined).
+    """
+    V = as_tensor(vectors, "vectors").to("cpu").double().numpy()
+    if V.ndim != 2:
+        raise ValueError(f"vectors must be a 2-D array (one row per vector), got shape {V.shape}")
+    norms = np.linalg.norm(V, axis=1)
+    if np.any(norms == 0):
+        raise ValueError(f"vectors has zero row(s) {np.flatnonzero(norms == 0).tolist()}; their angles are undefined")
+    U = V / norms[:, None]
+    return U @ U.T
