@@ -143,6 +143,11 @@ def check_classifier(
         hint = ""
         if Wt.ndim == 2 and tuple(Wt.shape) == (dim, num_classes):
             hint = " (it looks transposed: pass W with one row per class, as nn.Linear.weight stores it)"
+        elif Wt.ndim == 2 and Wt.shape[1] == dim and Wt.shape[0] > num_classes:
+            hint = (
+                f" (W has {Wt.shape[0]} classes but the labels only reach class {num_classes - 1}: "
+                "every class needs samples, or pass num_classes to have the missing ones named)"
+            )
         raise ValueError(
             f"W must have shape (num_classes, n_features) = ({num_classes}, {dim}), got {tuple(Wt.shape)}{hint}"
         )

@@ -246,13 +246,13 @@ def assemble_metrics(
 def nc1_trace_from_projections(z: torch.Tensor, labels: torch.Tensor, counts: torch.Tensor) -> float:
     """``sum_i ||z_i - zbar_{y_i}||^2 / N``: the within-class scatter of whitened projections ``z``.
 
-    With ``z_i = diag(lambda)^{-1/2} V (h_i - ...)`` this is ``Tr(Sigma_W Sigma_B^+)``; centring at the
-    exact class mean of ``z`` makes the result independent of where ``h`` was shifted.
+    With ``z_i = Lambda^{-1/2} V h_i`` (plus any per-class shift) this is ``Tr(Sigma_W Sigma_B^+)``;
+    centring at the exact class mean of ``z`` makes it independent of the shift, and summing
+    squares (rather than subtracting two sums) keeps it non-negative.
     """
     C = counts.shape[0]
-    zsum = torch.zeros(C, z.shape[1], dtype=torch.float64).index_add_(0, labels, z)
-    zbar = zsum / counts.unsqueeze(1)
-    return float(((z.pow(2).sum() - (counts.unsqueeze(1) * zbar.pow(2)).sum())) / float(counts.sum()))
+    zbar = torch.zeros(C, z.shape[1], dtype=torch.float64).index_add_(0, labels, z) / counts.unsqueeze(1)
+    return float((z - zbar[labels]).pow(2).sum() / counts.sum())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -308,8 +308,6 @@ def measure(features: Any, labels: Any, W: Any = None, b: Any = None, *, num_cla
     (0.0, 0.0, 0.0, 0.0)
     """
     H = check_features(features)
-    if num_classes is None and W is not None and hasattr(W, "shape") and len(W.shape) == 2:
-        num_classes = int(W.shape[0])
     y, C = check_labels(labels, H.shape[0], num_classes)
     N, p = H.shape
     Wt, bt = check_classifier(W, b, C, p)
