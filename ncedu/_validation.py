@@ -15,6 +15,7 @@ import torch
 __all__ = [
     "as_tensor",
     "check_features",
+    "raise_if_not_finite",
     "check_labels",
     "check_classifier",
     "check_num_classes",
@@ -53,8 +54,12 @@ def _check_finite(x: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); all entries must be finite")
 
 
-def check_features(features: Any, name: str = "features") -> torch.Tensor:
-    """Validate an (N, p) feature matrix: 2-D, real, non-empty and finite."""
+def check_features(features: Any, name: str = "features", finite: bool = True) -> torch.Tensor:
+    """Validate an (N, p) feature matrix: 2-D, real, non-empty and (unless ``finite=False``) finite.
+
+    Callers that pass ``finite=False`` must check finiteness themselves, e.g. cheaply through
+    sums they compute anyway, and then call :func:`raise_if_not_finite` for the message.
+    """
     h = as_tensor(features, name)
     if h.ndim != 2:
         raise ValueError(
@@ -66,8 +71,15 @@ def check_features(features: Any, name: str = "features") -> torch.Tensor:
         raise TypeError(f"{name} must be real floating point, got dtype {h.dtype}")
     if not h.is_floating_point():
         h = h.to(torch.float64)
-    _check_finite(h, name)
+    if finite:
+        _check_finite(h, name)
     return h
+
+
+def raise_if_not_finite(x: torch.Tensor, name: str) -> None:
+    """Raise the standard error if ``x`` has NaN or inf; otherwise say its values overflow a float64 sum."""
+    _check_finite(x, name)
+    raise ValueError(f"{name} has values so large that their sums overflow float64; rescale the features")
 
 
 def check_labels(

@@ -42,7 +42,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from ._validation import check_classifier, check_features, check_labels, compute_dtype
+from ._validation import check_classifier, check_features, check_labels, compute_dtype, raise_if_not_finite
 
 __all__ = [
     "NCMetrics",
@@ -71,7 +71,12 @@ METRIC_NAMES = (
 )
 
 # Rows of features processed at a time: keeps the working set in cache and memory O(chunk * p).
-_CHUNK_ROWS = 8192
+_CHUNK_ROWS = 2048
+
+
+def _chunks(n: int, size: int = _CHUNK_ROWS):
+    """Slices covering ``range(n)`` in consecutive chunks of ``size`` rows."""
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -307,41 +312,45 @@ def measure(features: Any, labels: Any, W: Any = None, b: Any = None, *, num_cla
     >>> round(m.nc1, 12), round(m.nc2_equiangular_means, 12), round(m.nc3, 12), m.nc4
     (0.0, 0.0, 0.0, 0.0)
     """
-    H = check_features(features)
+    H = check_features(features, finite=False)  # finiteness is checked through the class sums below
     y, C = check_labels(labels, H.shape[0], num_classes)
     N, p = H.shape
     Wt, bt = check_classifier(W, b, C, p)
     device, cd = H.device, compute_dtype(H)
     y = y.to(device)
-
-    # Pass 1: class sums in float64 (chunked, so no float64 copy of H is ever whole).
     counts = torch.bincount(y, minlength=C).to("cpu", torch.float64)
+
+    # Pass 1: class sums. Each chunk is summed in the compute dtype by a (C, n) one-hot product
+    # (about n/C rows per class, so rounding stays at the level of a short sum) and the chunks
+    # are accumulated in float64.
     sums = torch.zeros(C, p, dtype=torch.float64, device=device)
-    for start in range(0, N, _CHUNK_ROWS):
-        sums.index_add_(0, y[start : start + _CHUNK_ROWS], H[start : start + _CHUNK_ROWS].to(torch.float64))
-    means = sums.cpu() / counts.unsqueeze(1)  # (C, p) float64
+    for rows in _chunks(N):
+        Hc = H[rows].to(cd)
+        onehot = torch.zeros(C, Hc.shape[0], dtype=cd, device=device).scatter_(0, y[rows].unsqueeze(0), 1.0)
+        sums += (onehot @ Hc).to(torch.float64)
+    sums = sums.cpu()
+    if not bool(torch.isfinite(sums).all()):
+        raise_if_not_finite(H, "features")
+    means = sums / counts.unsqueeze(1)  # (C, p) float64
     mu_G = (counts @ means) / N
     M = means - mu_G
 
     V, lam = between_class_eigenbasis(M)  # (k, p), (k,)
     k = V.shape[0]
-    # Columns of the one product with the residuals r_i = h_i - mu_{y_i}:
-    #   [ whitened between-class directions (k) | centred means (C) | classifier rows (C) ]
-    blocks = [V.T / lam.sqrt(), M.T]
+    # Pass 2: one product of the residuals r_i = h_i - mu_{y_i} with
+    #   [ whitened between-class directions V^T / sqrt(lambda) (k columns) | classifier rows W^T (C) ]
+    # plus the residuals' squared norms. Residuals are formed chunk by chunk, in cache.
+    P = V.T / lam.sqrt()
     if Wt is not None:
-        blocks.append(Wt.to("cpu", torch.float64).T)
-    P = torch.cat(blocks, dim=1)
-
+        P = torch.cat([P, Wt.to("cpu", torch.float64).T], dim=1)
     means_cd = means.to(device, cd)
     P_cd = P.to(device, cd)
     Z = torch.empty(N, P.shape[1], dtype=torch.float64)
     sq = torch.empty(N, dtype=torch.float64)
-    for start in range(0, N, _CHUNK_ROWS):
-        stop = min(start + _CHUNK_ROWS, N)
-        yc = y[start:stop]
-        R = H[start:stop].to(cd) - means_cd[yc]
-        Z[start:stop] = (R @ P_cd).to("cpu", torch.float64)
-        sq[start:stop] = R.pow(2).sum(1).to("cpu", torch.float64)
+    for rows in _chunks(N):
+        R = H[rows].to(cd) - means_cd[y[rows]]
+        Z[rows] = (R @ P_cd).to("cpu", torch.float64)
+        sq[rows] = torch.linalg.vector_norm(R, dim=1).to("cpu", torch.float64).pow(2)
 
     # R was taken about the class means rounded to the compute dtype; delta is that rounding,
     # so the exact residual is r_i - delta_{y_i}.
@@ -349,6 +358,7 @@ def measure(features: Any, labels: Any, W: Any = None, b: Any = None, *, num_cla
     delta = means - means_cd.to("cpu", torch.float64)
     Z -= (delta @ P)[y_cpu]
     within_ss = torch.zeros(C, dtype=torch.float64).index_add_(0, y_cpu, sq) - counts * delta.pow(2).sum(1)
+    Zv = Z[:, :k]
 
     if k == 0:
         warnings.warn(
@@ -358,18 +368,18 @@ def measure(features: Any, labels: Any, W: Any = None, b: Any = None, *, num_cla
         )
         nc1_trace = float("nan")
     else:
-        nc1_trace = nc1_trace_from_projections(Z[:, :k], y_cpu, counts)
+        nc1_trace = nc1_trace_from_projections(Zv, y_cpu, counts)
 
     nc4 = None
     if Wt is not None:
-        # NCC: argmin_c ||h - mu_c||^2 = argmin_c ||M_c||^2 - 2 (h - mu_G) . M_c, with
-        # h - mu_G = r + (mu_{y} - mu_G): exact residual products plus a gathered (C, C) table.
-        ZM = Z[:, k : k + C] + (M @ M.T)[y_cpu]
-        ncc = torch.argmin(M.pow(2).sum(1) - 2.0 * ZM, dim=1)
-        ZW = Z[:, k + C :] + (means @ P[:, k + C :])[y_cpu]
+        # NCC: argmin_c ||h - mu_c||^2 = argmin_c ||M_c||^2 - 2 (h - mu_G) . M_c with h - mu_G = r + M_{y}.
+        # M_c lies in the span of V, so r . M_c = sum_j Zv_ij sqrt(lambda_j) (v_j . M_c).
+        rM = Zv @ (lam.sqrt().unsqueeze(1) * (V @ M.T))
+        ncc = torch.argmin(M.pow(2).sum(1) - 2.0 * (rM + (M @ M.T)[y_cpu]), dim=1)
+        logits = Z[:, k:] + (means @ P[:, k:])[y_cpu]
         if bt is not None:
-            ZW = ZW + bt.to("cpu", torch.float64)
-        net = torch.argmax(ZW, dim=1)
+            logits = logits + bt.to("cpu", torch.float64)
+        net = torch.argmax(logits, dim=1)
         nc4 = float((net != ncc).to(torch.float64).mean())
 
     return assemble_metrics(
