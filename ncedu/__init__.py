@@ -9,6 +9,7 @@ book's chapters run.
 inside the functions that need them.
 """
 
+from . import data, models
 from .geometry import etf_gram, pairwise_cosines, simplex_etf
 from .metrics import (
     METRIC_NAMES,
@@ -30,6 +31,8 @@ __all__ = [
     "NCMetrics",
     "NearestCentreMismatch",
     "between_class_covariance",
+    "data",
+    "models",
     "class_means",
     "etf_gram",
     "global_mean",

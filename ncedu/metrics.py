@@ -345,12 +345,14 @@ def measure(features: Any, labels: Any, W: Any = None, b: Any = None, *, num_cla
         P = torch.cat([P, Wt.to("cpu", torch.float64).T], dim=1)
     means_cd = means.to(device, cd)
     P_cd = P.to(device, cd)
-    Z = torch.empty(N, P.shape[1], dtype=torch.float64)
-    sq = torch.empty(N, dtype=torch.float64)
+    Z = torch.empty(N, P.shape[1], dtype=cd, device=device)
+    norms = torch.empty(N, dtype=cd, device=device)
     for rows in _chunks(N):
         R = H[rows].to(cd) - means_cd[y[rows]]
-        Z[rows] = (R @ P_cd).to("cpu", torch.float64)
-        sq[rows] = torch.linalg.vector_norm(R, dim=1).to("cpu", torch.float64).pow(2)
+        torch.mm(R, P_cd, out=Z[rows])
+        torch.linalg.vector_norm(R, dim=1, out=norms[rows])
+    Z = Z.to("cpu", torch.float64)
+    sq = norms.to("cpu", torch.float64).pow(2)
 
     # R was taken about the class means rounded to the compute dtype; delta is that rounding,
     # so the exact residual is r_i - delta_{y_i}.
