@@ -248,16 +248,16 @@ def assemble_metrics(
     )
 
 
-def nc1_trace_from_projections(z: torch.Tensor, labels: torch.Tensor, counts: torch.Tensor) -> float:
-    """``sum_i ||z_i - zbar_{y_i}||^2 / N``: the within-class scatter of whitened projections ``z``.
+def nc1_trace_from_projections(z: torch.Tensor, onehot: torch.Tensor, counts: torch.Tensor) -> float:
+    """``sum_i ||z_i - zbar_{y_i}||^2 / N``: the within-class scatter of whitened projections ``z`` (N, k).
 
-    With ``z_i = Lambda^{-1/2} V h_i`` (plus any per-class shift) this is ``Tr(Sigma_W Sigma_B^+)``;
-    centring at the exact class mean of ``z`` makes it independent of the shift, and summing
-    squares (rather than subtracting two sums) keeps it non-negative.
+    With ``z_i = Lambda^{-1/2} V (h_i - mu_{y_i})`` this is ``Tr(Sigma_W Sigma_B^+)``. The class means
+    ``zbar_c`` of ``z`` vanish up to rounding; removing them anyway (``onehot`` is the (C, N) class
+    indicator) makes the result independent of small errors in the class means.
     """
-    C = counts.shape[0]
-    zbar = torch.zeros(C, z.shape[1], dtype=torch.float64).index_add_(0, labels, z) / counts.unsqueeze(1)
-    return float((z - zbar[labels]).pow(2).sum() / counts.sum())
+    zbar = (onehot @ z) / counts.unsqueeze(1)
+    scatter = z.pow(2).sum() - (counts.unsqueeze(1) * zbar.pow(2)).sum()
+    return max(float(scatter / counts.sum()), 0.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -320,14 +320,12 @@ def measure(features: Any, labels: Any, W: Any = None, b: Any = None, *, num_cla
     y = y.to(device)
     counts = torch.bincount(y, minlength=C).to("cpu", torch.float64)
 
-    # Pass 1: class sums. Each chunk is summed in the compute dtype by a (C, n) one-hot product
-    # (about n/C rows per class, so rounding stays at the level of a short sum) and the chunks
-    # are accumulated in float64.
+    # Pass 1: class sums, chunk by chunk in the compute dtype (a chunk holds few rows of each
+    # class, so rounding stays at the level of a short sum), accumulated in float64.
     sums = torch.zeros(C, p, dtype=torch.float64, device=device)
+    chunk_sums = torch.empty(C, p, dtype=cd, device=device)
     for rows in _chunks(N):
-        Hc = H[rows].to(cd)
-        onehot = torch.zeros(C, Hc.shape[0], dtype=cd, device=device).scatter_(0, y[rows].unsqueeze(0), 1.0)
-        sums += (onehot @ Hc).to(torch.float64)
+        sums += chunk_sums.zero_().index_add_(0, y[rows], H[rows].to(cd))
     sums = sums.cpu()
     if not bool(torch.isfinite(sums).all()):
         raise_if_not_finite(H, "features")
@@ -338,28 +336,35 @@ def measure(features: Any, labels: Any, W: Any = None, b: Any = None, *, num_cla
     V, lam = between_class_eigenbasis(M)  # (k, p), (k,)
     k = V.shape[0]
     # Pass 2: one product of the residuals r_i = h_i - mu_{y_i} with
-    #   [ whitened between-class directions V^T / sqrt(lambda) (k columns) | classifier rows W^T (C) ]
-    # plus the residuals' squared norms. Residuals are formed chunk by chunk, in cache.
+    #   P = [ whitened between-class directions V^T / sqrt(lambda) (k columns) | classifier rows W^T (C) ]
+    # and the residuals' norms. Residuals are formed chunk by chunk in one reused buffer.
     P = V.T / lam.sqrt()
     if Wt is not None:
         P = torch.cat([P, Wt.to("cpu", torch.float64).T], dim=1)
-    means_cd = means.to(device, cd)
-    P_cd = P.to(device, cd)
+    means_cd, P_cd = means.to(device, cd), P.to(device, cd)
     Z = torch.empty(N, P.shape[1], dtype=cd, device=device)
     norms = torch.empty(N, dtype=cd, device=device)
+    buffer = torch.empty(min(N, _CHUNK_ROWS), p, dtype=cd, device=device)
     for rows in _chunks(N):
-        R = H[rows].to(cd) - means_cd[y[rows]]
+        R = buffer[: rows.stop - rows.start]
+        torch.index_select(means_cd, 0, y[rows], out=R)
+        torch.sub(H[rows], R, out=R)
         torch.mm(R, P_cd, out=Z[rows])
         torch.linalg.vector_norm(R, dim=1, out=norms[rows])
-    Z = Z.to("cpu", torch.float64)
-    sq = norms.to("cpu", torch.float64).pow(2)
 
-    # R was taken about the class means rounded to the compute dtype; delta is that rounding,
-    # so the exact residual is r_i - delta_{y_i}.
+    # Back on the CPU in float64, with small (N, k + C) arrays only. The residuals were taken
+    # about the class means rounded to the compute dtype; delta is that rounding, so the exact
+    # projections are Z - (delta P)_{y_i}. Per-row terms that depend only on the class are
+    # gathered from one (C, .) table:  [ -delta P | M M^T | mu W^T ].
     y_cpu = y.cpu()
+    onehot = torch.zeros(C, N, dtype=torch.float64).scatter_(0, y_cpu.unsqueeze(0), 1.0)
     delta = means - means_cd.to("cpu", torch.float64)
-    Z -= (delta @ P)[y_cpu]
-    within_ss = torch.zeros(C, dtype=torch.float64).index_add_(0, y_cpu, sq) - counts * delta.pow(2).sum(1)
+    table = [-(delta @ P), M @ M.T]
+    if Wt is not None:
+        table.append(means @ P[:, k:])
+    per_class = torch.cat(table, dim=1)[y_cpu]
+    Z = Z.to("cpu", torch.float64) + per_class[:, : P.shape[1]]
+    within_ss = onehot @ norms.to("cpu", torch.float64).pow(2) - counts * delta.pow(2).sum(1)
     Zv = Z[:, :k]
 
     if k == 0:
@@ -370,15 +375,16 @@ def measure(features: Any, labels: Any, W: Any = None, b: Any = None, *, num_cla
         )
         nc1_trace = float("nan")
     else:
-        nc1_trace = nc1_trace_from_projections(Zv, y_cpu, counts)
+        nc1_trace = nc1_trace_from_projections(Zv, onehot, counts)
 
     nc4 = None
     if Wt is not None:
         # NCC: argmin_c ||h - mu_c||^2 = argmin_c ||M_c||^2 - 2 (h - mu_G) . M_c with h - mu_G = r + M_{y}.
         # M_c lies in the span of V, so r . M_c = sum_j Zv_ij sqrt(lambda_j) (v_j . M_c).
+        K = P.shape[1]
         rM = Zv @ (lam.sqrt().unsqueeze(1) * (V @ M.T))
-        ncc = torch.argmin(M.pow(2).sum(1) - 2.0 * (rM + (M @ M.T)[y_cpu]), dim=1)
-        logits = Z[:, k:] + (means @ P[:, k:])[y_cpu]
+        ncc = torch.argmin(M.pow(2).sum(1) - 2.0 * (rM + per_class[:, K : K + C]), dim=1)
+        logits = Z[:, k:] + per_class[:, K + C :]
         if bt is not None:
             logits = logits + bt.to("cpu", torch.float64)
         net = torch.argmax(logits, dim=1)
