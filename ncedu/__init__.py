@@ -21,11 +21,14 @@ from .metrics import (
     total_covariance,
     within_class_covariance,
 )
+from .history import History
 from .streaming import NCAccumulator, NearestCentreMismatch, measure_model
+from .train import train
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "History",
     "METRIC_NAMES",
     "NCAccumulator",
     "NCMetrics",
@@ -41,5 +44,6 @@ __all__ = [
     "pairwise_cosines",
     "simplex_etf",
     "total_covariance",
+    "train",
     "within_class_covariance",
 ]

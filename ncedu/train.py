@@ -1,0 +1,348 @@
+"""Train a classifier far past zero training error, measuring neural collapse as it happens.
+
+:func:`train` follows the recipe of Papyan, Han & Donoho (2020) by default (SGD with momentum
+0.9, weight decay, batch 128, learning rate divided by 10 at 1/3 and 2/3 of training) and
+measures at log-spaced epochs (the paper: 50 measurements over 350 epochs). Each measurement is
+one pass over the training set in eval mode that gives the training loss and accuracy *and*
+the penultimate features, from which :func:`ncedu.measure` computes NC1–NC4; nothing is
+retrained or recomputed. The result is a :class:`ncedu.History`.
+
+Same seed, same numbers on CPU. A non-finite loss stops training with a clear error. With a
+``checkpoint`` path, training can be interrupted and resumed; checkpoints are written
+atomically and read with ``torch.load(weights_only=True)`` (no arbitrary unpickling).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._validation import check_labels
+from .history import History
+from .metrics import measure
+from .streaming import find_classifier
+
+__all__ = ["train", "log_spaced_epochs", "TrainingDivergedError", "default_device", "LOSSES"]
+
+LOSSES = ("cross_entropy", "mse")
+
+Data = tuple[torch.Tensor, torch.Tensor]
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def default_device() -> torch.device:
+    """cuda if available, then Apple's mps, else cpu."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def log_spaced_epochs(epochs: int, count: int = 30) -> list[int]:
+    """About ``count`` distinct epochs from 1 to ``epochs``, log-spaced (dense early, sparse late), always
+    including the first and last, as the paper's 50 measurements over 350 epochs."""
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    grid = np.unique(np.round(np.geomspace(1, epochs, num=count)).astype(int))
+    # rounding merges early epochs; top up with the smallest missing ones so the count is kept
+    missing = [e for e in range(1, epochs + 1) if e not in set(grid)]
+    extra = missing[: max(0, min(count, epochs) - len(grid))]
+    return sorted(set(grid.tolist()) | set(extra))
+
+
+def _check_data(data: Any, name: str) -> Data:
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise TypeError(f"{name} must be a pair (inputs, labels) of tensors, e.g. from ncedu.data.load")
+    x, y = data
+    x = torch.as_tensor(x)
+    if not x.is_floating_point():
+        raise TypeError(f"{name} inputs must be floating point, got {x.dtype} (scale integer pixels to floats)")
+    y, _ = check_labels(y, x.shape[0], name=f"{name} labels", require_all_classes=False)
+    return x, y
+
+
+def _loss_fn(loss: str, num_classes: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if loss == "cross_entropy":
+        return lambda out, y: F.cross_entropy(out, y)
+    if loss == "mse":
+        # As the authors' code: mean over samples and classes of (output - one-hot)^2.
+        return lambda out, y: F.mse_loss(out, F.one_hot(y, num_classes).to(out.dtype))
+    raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+
+
+@torch.no_grad()
+def _evaluate(model, head, x, y, loss_fn, device, batch_size=2048):
+    """One eval-mode pass: mean loss, accuracy, penultimate features (CPU) and logits' decisions."""
+    captured = []
+    handle = head.register_forward_pre_hook(lambda m, args: captured.append(args[0].detach()))
+    total_loss, correct, feats = 0.0, 0, []
+    try:
+        for start in range(0, x.shape[0], batch_size):
+            xb, yb = x[start : start + batch_size].to(device), y[start : start + batch_size].to(device)
+            captured.clear()
+            out = model(xb)
+            total_loss += float(loss_fn(out, yb)) * xb.shape[0]
+            correct += int((out.argmax(1) == yb).sum())
+            feats.append(captured[0].reshape(xb.shape[0], -1).float().cpu())
+    finally:
+        handle.remove()
+    n = x.shape[0]
+    return total_loss / n, correct / n, torch.cat(feats)
+
+
+def _sample_indices(y: torch.Tensor, per_class: int, seed: int) -> np.ndarray:
+    """A fixed sample of up to ``per_class`` training indices of each class, sorted by class."""
+    rng = np.random.default_rng([seed, 1])
+    yn = y.numpy()
+    picks = [np.sort(rng.permutation(np.flatnonzero(yn == c))[:per_class]) for c in np.unique(yn)]
+    return np.concatenate(picks)
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists), for comparing configs."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def train(
+    model: nn.Module,
+    data: Data,
+    *,
+    epochs: int,
+    seed: int = 0,
+    test: Optional[Data] = None,
+    loss: str = "cross_entropy",
+    lr: float = 0.05,
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    batch_size: int = 128,
+    lr_milestones: Optional[Sequence[int]] = None,
+    lr_decay: float = 0.1,
+    measure_epochs: Optional[Sequence[int]] = None,
+    num_measurements: int = 30,
+    samples_per_class: int = 20,
+    device: Optional[Union[str, torch.device]] = None,
+    progress: bool = True,
+    checkpoint: Optional[Union[str, os.PathLike]] = None,
+    checkpoint_every: int = 10,
+    config: Optional[dict] = None,
+) -> History:
+    """Train ``model`` on ``data`` for ``epochs`` epochs and record neural collapse.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A classifier whose last layer is an ``nn.Linear`` (``model.classifier`` or the last one
+        registered), e.g. :class:`ncedu.models.MLP`. Its input is the penultimate feature.
+    data : (inputs, labels)
+        Training tensors, e.g. from :func:`ncedu.data.load`.
+    epochs : int
+        Number of passes over the training data (>= 1).
+    seed : int
+        Seeds the batch order (and anything random in the model's forward); initialise the model
+        under ``torch.manual_seed`` yourself for a fully reproducible run.
+    test : (inputs, labels), optional
+        Held-out data: test loss and accuracy are recorded at each measured epoch.
+    loss : {"cross_entropy", "mse"}
+    lr, momentum, weight_decay, batch_size :
+        SGD settings (the paper: momentum 0.9, weight decay 5e-4, batch 128).
+    lr_milestones : epochs after which the learning rate is multiplied by ``lr_decay``
+        (default: 1/3 and 2/3 of ``epochs``, as the paper).
+    measure_epochs : epochs at which to measure (default: ``num_measurements`` log-spaced ones).
+    samples_per_class : training examples per class whose features are kept at every measurement.
+    device : default cuda, then mps, then cpu.
+    progress : show a progress bar (tqdm.auto: a bar in notebooks, plain text in terminals).
+    checkpoint : path of a checkpoint file; if it exists, training resumes from it. Written every
+        ``checkpoint_every`` epochs and at the end, atomically.
+    config : extra JSON-serialisable description saved in the History.
+
+    Returns
+    -------
+    History
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs must be an integer of at least 1, got {epochs!r}")
+    for name, value in (("lr", lr), ("batch_size", batch_size), ("lr_decay", lr_decay)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay must be non-negative, got {weight_decay!r}")
+    x, y = _check_data(data, "data")
+    head = find_classifier(model)
+    C = head.out_features
+    if int(y.max()) >= C:
+        raise ValueError(f"data labels reach class {int(y.max())} but the model's classifier has {C} outputs")
+    counts = torch.bincount(y, minlength=C)
+    if bool((counts == 0).any()):
+        raise ValueError(f"class(es) {torch.nonzero(counts == 0).flatten().tolist()} have no training samples")
+    loss_fn = _loss_fn(loss, C)
+    if test is not None:
+        test = _check_data(test, "test")
+    milestones = sorted(set(lr_milestones if lr_milestones is not None else [epochs // 3, 2 * epochs // 3]) - {0})
+    if measure_epochs is None:
+        measure_at = set(log_spaced_epochs(epochs, num_measurements))
+    else:
+        measure_at = {int(e) for e in measure_epochs}
+        bad = sorted(e for e in measure_at if not 1 <= e <= epochs)
+        if bad:
+            raise ValueError(f"measure_epochs must lie in 1..{epochs}, got {bad}")
+    device = torch.device(device) if device is not None else default_device()
+
+    model.to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=lr_decay)
+    generator = torch.Generator().manual_seed(seed)
+    sample_idx = _sample_indices(y, samples_per_class, seed)
+    run_config = {
+        "model": type(model).__name__,
+        "num_classes": C,
+        "num_train": int(x.shape[0]),
+        "epochs": int(epochs),
+        "seed": int(seed),
+        "loss": loss,
+        "lr": lr,
+        "momentum": momentum,
+        "weight_decay": weight_decay,
+        "batch_size": int(batch_size),
+        "lr_milestones": milestones,
+        "lr_decay": lr_decay,
+        **(config or {}),
+    }
+    history = History(config=run_config, sample_labels=y[sample_idx].numpy())
+    start_epoch = 1
+
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    if ckpt_path is not None and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        saved = History.from_state(state["history"]).config
+        differ = sorted(k for k in set(saved) | set(run_config) if saved.get(k) != _jsonable(run_config.get(k)))
+        if differ:
+            raise ValueError(
+                f"checkpoint {ckpt_path} belongs to a different run (settings {differ} differ); "
+                "delete it or pass another checkpoint path"
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history = History.from_state(state["history"])
+        start_epoch = int(state["epoch"]) + 1
+
+    def save_checkpoint(epoch: int) -> None:
+        _atomic_torch_save(
+            {
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "history": history.state(),
+            },
+            ckpt_path,
+        )
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, initial=start_epoch - 1, desc="training", unit="epoch", leave=True)
+    x_dev, y_dev = x.to(device), y.to(device)
+    n = x.shape[0]
+    try:
+        for epoch in range(start_epoch, epochs + 1):
+            model.train()
+            perm = torch.randperm(n, generator=generator).to(device)
+            running, seen = 0.0, 0
+            for start in range(0, n, batch_size):
+                idx = perm[start : start + batch_size]
+                if idx.numel() < 2 and n > 1:
+                    continue  # a single-sample batch breaks batch norm; the paper drops ragged batches too
+                out = model(x_dev[idx])
+                batch_loss = loss_fn(out, y_dev[idx])
+                if not bool(torch.isfinite(batch_loss.detach())):
+                    raise TrainingDivergedError(
+                        f"the training loss became {float(batch_loss)} at epoch {epoch} "
+                        f"(learning rate {optimizer.param_groups[0]['lr']:g}); try a smaller lr "
+                        f"(now {lr:g}), a smaller weight_decay, or batch norm in the model"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                batch_loss.backward()
+                optimizer.step()
+                running += float(batch_loss.detach()) * idx.numel()
+                seen += idx.numel()
+            current_lr = optimizer.param_groups[0]["lr"]
+            scheduler.step()
+
+            if epoch in measure_at:
+                model.eval()
+                train_loss, train_acc, feats = _evaluate(model, head, x, y, loss_fn, device)
+                if not (math.isfinite(train_loss) and bool(torch.isfinite(feats).all())):
+                    raise TrainingDivergedError(
+                        f"the features or the loss became infinite or NaN at epoch {epoch} "
+                        f"(learning rate {current_lr:g}); try a smaller lr (now {lr:g}), a smaller "
+                        "weight_decay, or batch norm in the model"
+                    )
+                W, b = head.weight.detach().cpu(), None if head.bias is None else head.bias.detach().cpu()
+                m = measure(feats, y, W, b, num_classes=C)
+                test_loss = test_acc = None
+                if test is not None:
+                    test_loss, test_acc, _ = _evaluate(model, head, test[0], test[1], loss_fn, device)
+                history.append(
+                    epoch=epoch,
+                    lr=current_lr,
+                    train_loss=train_loss,
+                    train_acc=train_acc,
+                    test_loss=test_loss,
+                    test_acc=test_acc,
+                    **m.as_dict(),
+                    class_means=m.class_means,
+                    W=W.double().numpy(),
+                    b=np.zeros(C) if b is None else b.double().numpy(),
+                    sample_features=feats[sample_idx].numpy(),
+                )
+            if ckpt_path is not None and (epoch % checkpoint_every == 0 or epoch == epochs):
+                save_checkpoint(epoch)
+            if bar is not None:
+                post = {"loss": f"{running / max(seen, 1):.3g}"}
+                if len(history):
+                    post.update(train_acc=f"{history['train_acc'][-1]:.3f}", nc1=f"{history['nc1'][-1]:.3g}")
+                bar.set_postfix(post, refresh=False)
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    model.eval()
+    return history
