@@ -30,7 +30,14 @@ from typing import Any, Iterable, Optional, Union
 import torch
 from torch import nn
 
-from ._validation import check_classifier, check_features, check_labels, check_num_classes
+from ._validation import (
+    check_classifier,
+    check_features,
+    check_labels,
+    check_num_classes,
+    compute_dtype,
+    raise_if_not_finite,
+)
 from .metrics import NCMetrics, assemble_metrics, between_class_eigenbasis
 
 __all__ = ["NCAccumulator", "NearestCentreMismatch", "measure_model", "find_classifier"]
@@ -109,21 +116,30 @@ class NCAccumulator:
     # -- updates -----------------------------------------------------------------------------
     def update(self, features: Any, labels: Any) -> "NCAccumulator":
         """Add a batch of features (B, p) with labels (B,). Classes may be missing from a batch."""
-        H = check_features(features)
+        H = check_features(features, finite=False)  # checked through the batch sums
         y, _ = check_labels(labels, H.shape[0], self.num_classes, require_all_classes=False)
         if self.means is None:
             self._init_state(H.shape[1], H.device)
         elif H.shape[1] != self.dim:
             raise ValueError(f"features has {H.shape[1]} columns but earlier batches had {self.dim}")
-        H = H.to(self.device, F64)
+        cd = compute_dtype(H)
+        H = H.to(self.device, cd)
         y = y.to(self.device)
         C = self.num_classes
         n_b = torch.bincount(y, minlength=C).to(F64)
-        m_b = torch.zeros(C, H.shape[1], dtype=F64, device=self.device).index_add_(0, y, H)
-        m_b = m_b / torch.where(n_b > 0, n_b, torch.ones_like(n_b)).unsqueeze(1)
-        R = H - m_b[y]
-        S_b = R.T @ R
-        ss_b = torch.zeros(C, dtype=F64, device=self.device).index_add_(0, y, R.pow(2).sum(1))
+        sums = torch.zeros(C, H.shape[1], dtype=cd, device=self.device).index_add_(0, y, H)
+        if not bool(torch.isfinite(sums).all()):
+            raise_if_not_finite(H, "features")
+        m_b = sums.to(F64) / torch.where(n_b > 0, n_b, torch.ones_like(n_b)).unsqueeze(1)
+        # Scatter of the batch about its own class means (rounded to the compute dtype), in the
+        # compute dtype; then corrected to the exact means: sum (r - d)(r - d)^T = R^T R - n d d^T,
+        # where d = mean of r in the class = m_b - round(m_b).
+        m_cd = m_b.to(cd)
+        R = H - m_cd[y]
+        d = m_b - m_cd.to(F64)
+        S_b = (R.T @ R).to(F64) - (d * n_b.unsqueeze(1)).T @ d
+        ss_b = torch.zeros(C, dtype=F64, device=self.device).index_add_(0, y, R.pow(2).sum(1).to(F64))
+        ss_b = ss_b - n_b * d.pow(2).sum(1)
         self._merge_stats(n_b, m_b, S_b, ss_b)
         return self
 

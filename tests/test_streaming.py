@@ -189,3 +189,22 @@ def test_measure_model_errors_are_clear():
         ncedu.measure_model(TwoLayer(), loader, feature_layer="body.1")
     with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
         ncedu.measure_model("model", loader)
+
+
+def test_streaming_float32_batches_agree_with_float64_reference_on_the_same_values():
+    rng = np.random.default_rng(24)
+    H, y = gaussian_classes(rng, C=5, p=16, n=60, offset=30.0, spread=0.5)
+    H32 = H.astype(np.float32)
+    acc = stream(torch.from_numpy(H32), torch.from_numpy(y), [100] * 10, 5)
+    ref = reference_metrics(H32.astype(np.float64), y)
+    for key in SCALARS:
+        assert getattr(acc.compute(), key) == pytest.approx(ref[key], rel=1e-5), key
+
+
+def test_a_batch_with_nan_is_refused_and_leaves_the_state_unchanged():
+    acc = ncedu.NCAccumulator(2)
+    acc.update(np.array([[0.0, 1.0], [1.0, 0.0]]), [0, 1])
+    before = acc.means.clone()
+    with pytest.raises(ValueError, match="features contains 1 NaN"):
+        acc.update(np.array([[np.nan, 1.0], [1.0, 0.0]]), [0, 1])
+    assert torch.equal(acc.means, before) and acc.num_samples == 2
