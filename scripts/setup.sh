@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the book build and the tests need, on a fresh Debian/Ubuntu machine or a laptop:
-#   * system packages (apt, when run as root): the Fashion-MNIST IDX files (dataset-fashion-mnist);
+#   * system packages (apt, when run as root): the Fashion-MNIST IDX files (dataset-fashion-mnist)
+#     and Chromium for the browser tests of the built site;
 #   * a virtual environment in .venv with the pinned requirements.txt and ncedu installed editable.
 # Re-running is cheap: each step is skipped when it is already done.
 set -euo pipefail
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
-APT_PACKAGES=(dataset-fashion-mnist)
+APT_PACKAGES=(dataset-fashion-mnist chromium)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -39,3 +40,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$VENV/bin/python" -m pip install -q --no-deps -e .
   echo "$want" > "$stamp"
 fi
+
+# MathJax, vendored into the site so that math is typeset without a CDN (scripts/fetch_mathjax.py).
+"$VENV/bin/python" scripts/fetch_mathjax.py
