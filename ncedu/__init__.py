@@ -9,7 +9,7 @@ book's chapters run.
 inside the functions that need them.
 """
 
-from . import data, experiments, models
+from . import data, exercises, experiments, models
 from .geometry import etf_gram, pairwise_cosines, simplex_etf
 from .metrics import (
     METRIC_NAMES,
@@ -35,6 +35,7 @@ __all__ = [
     "NearestCentreMismatch",
     "between_class_covariance",
     "data",
+    "exercises",
     "experiments",
     "models",
     "class_means",

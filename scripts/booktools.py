@@ -86,7 +86,7 @@ def problems(book: Path = BOOK, config_path: Path = CONFIG) -> list[str]:
 
 def set_repository(url: str, branch: str, book: Path = BOOK, config_path: Path = CONFIG) -> list[Path]:
     """Point _config.yml and every notebook's set-up cell at ``url``/``branch``. Returns changed notebooks."""
-    if not re.match(r"^https://[^\s\"']+$", url):
+    if not re.match(r"^(https|file)://[^\s\"']+$", url):
         raise SystemExit(f"url must look like https://github.com/OWNER/REPO, got {url!r}")
     if not re.match(r"^[\w./-]+$", branch):
         raise SystemExit(f"branch must be a plain branch name, got {branch!r}")

@@ -1,0 +1,40 @@
+"""Small Sphinx fixes for the book's website (loaded by _config.yml as a local extension).
+
+* sphinx-thebe registers its configuration script once per reading pass, so a page can carry
+  it twice and the browser reports "Identifier 'THEBE_JS_URL' has already been declared";
+  duplicate scripts are dropped from each page.
+* pydata-sphinx-theme logs a console error when no default colour mode is set; the book uses
+  the light mode (its figures have white backgrounds).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _drop_duplicate_scripts(app, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen = set()
+    unique = []
+    for js in scripts:
+        attributes = getattr(js, "attributes", {}) or {}
+        key = (getattr(js, "filename", str(js)) or "", tuple(sorted((k, str(v)) for k, v in attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    scripts[:] = unique  # in place: the builder keeps appending to this same list
+
+
+def _set_default_mode(app, config) -> None:
+    context = dict(config.html_context or {})
+    context.setdefault("default_mode", "light")  # a template variable of pydata-sphinx-theme
+    config.html_context = context
+
+
+def setup(app):
+    app.connect("config-inited", _set_default_mode)
+    # early: html-page-context stops at the first handler that returns a template name
+    app.connect("html-page-context", _drop_duplicate_scripts, priority=100)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

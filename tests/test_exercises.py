@@ -1,0 +1,586 @@
+"""The exercise checkers: right answers pass, common mistakes are named, nothing leaks the expected values.
+
+Every student answer below is written as a student would, in plain numpy, independently of ncedu.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from ncedu.exercises import EXERCISES, CheckResult, check, list_exercises
+
+torch.set_num_threads(1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Right answers, as a student would write them
+# ----------------------------------------------------------------------------------------------
+
+
+def _means(H, y):
+    C = int(y.max()) + 1
+    return np.stack([H[y == c].mean(axis=0) for c in range(C)])
+
+
+def good_class_means(H, y):
+    return _means(H, y)
+
+
+def good_global_mean(H):
+    return H.mean(axis=0)
+
+
+def good_within(H, y):
+    R = H - _means(H, y)[y]
+    return R.T @ R / len(H)
+
+
+def good_between(H, y):
+    M = _means(H, y) - H.mean(axis=0)
+    return M.T @ M / len(M)
+
+
+def good_nc1(H, y):
+    C = int(y.max()) + 1
+    return float(np.trace(good_within(H, y) @ np.linalg.pinv(good_between(H, y))) / C)
+
+
+def good_etf_gram(C):
+    return np.full((C, C), -1.0 / (C - 1)) + (1.0 + 1.0 / (C - 1)) * np.eye(C)
+
+
+def good_simplex_etf(C, p):
+    # centred standard basis of R^C, normalised, then written in an orthonormal basis of its span
+    E = np.eye(C) - 1.0 / C
+    E /= np.linalg.norm(E, axis=1, keepdims=True)
+    _, _, Vt = np.linalg.svd(E)
+    V = np.zeros((C, p))
+    V[:, : C - 1] = E @ Vt[: C - 1].T
+    return V
+
+
+def good_nc2_equinorm(M):
+    norms = np.linalg.norm(M, axis=1)
+    return norms.std(ddof=1) / norms.mean()
+
+
+def _cosines(M):
+    U = M / np.linalg.norm(M, axis=1, keepdims=True)
+    return U @ U.T
+
+
+def good_nc2_equiangularity(M):
+    i, j = np.triu_indices(len(M), k=1)
+    return np.std(_cosines(M)[i, j], ddof=1)
+
+
+def good_nc3(W, M):
+    return np.sum((W / np.linalg.norm(W) - M / np.linalg.norm(M)) ** 2)
+
+
+def _ncc(H, y):
+    mu = _means(H, y)
+    return np.argmin(((H[:, None, :] - mu[None]) ** 2).sum(-1), axis=1)
+
+
+def good_nc4(H, y, W, b):
+    return np.mean(np.argmax(H @ W.T + b, axis=1) != _ncc(H, y))
+
+
+GOOD = {
+    "class_means": good_class_means,
+    "global_mean": good_global_mean,
+    "within_class_covariance": good_within,
+    "between_class_covariance": good_between,
+    "nc1": good_nc1,
+    "etf_gram": good_etf_gram,
+    "simplex_etf": good_simplex_etf,
+    "nc2_equinorm": good_nc2_equinorm,
+    "nc2_equiangularity": good_nc2_equiangularity,
+    "nc3": good_nc3,
+    "nc4": good_nc4,
+}
+
+
+def _quiet(name, fn):
+    return check(name, fn, quiet=True)
+
+
+def test_every_exercise_has_a_reference_solution_here():
+    assert set(GOOD) == set(EXERCISES)
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_reference_solution_passes_its_checker(name):
+    r = _quiet(name, GOOD[name])
+    assert r.status == "passed", r.message
+    assert r.passed and r.mistake is None
+    assert r.cases_passed == r.cases_total >= 5
+
+
+def test_other_correct_formulations_pass():
+    # a loop over samples, a pinv for Hermitian matrices, torch tensors and 0-d arrays as returns
+    def within_loop(H, y):
+        mu = _means(H, y)
+        S = np.zeros((H.shape[1],) * 2)
+        for h, c in zip(H, y):
+            S += np.outer(h - mu[c], h - mu[c])
+        return S / len(H)
+
+    def nc1_hermitian(H, y):
+        C = int(y.max()) + 1
+        return np.trace(good_within(H, y) @ np.linalg.pinv(good_between(H, y), hermitian=True)) / C
+
+    def nc3_torch(W, M):
+        W, M = torch.from_numpy(W), torch.from_numpy(M)
+        return ((W / W.norm() - M / M.norm()) ** 2).sum()
+
+    def global_mean_with_labels(H, y):
+        return torch.tensor(H.mean(0), requires_grad=True)
+
+    def etf_rotated(C, p):
+        Q, _ = np.linalg.qr(np.random.default_rng().standard_normal((p, p)))
+        return good_simplex_etf(C, p) @ Q
+
+    assert _quiet("within_class_covariance", within_loop).passed
+    assert _quiet("nc1", nc1_hermitian).passed
+    assert _quiet("nc3", nc3_torch).passed
+    assert _quiet("global_mean", global_mean_with_labels).passed
+    assert _quiet("simplex_etf", etf_rotated).passed
+    assert _quiet("nc4", lambda *a: np.array([good_nc4(*a)])).passed
+    assert _quiet("class_means", lambda H, y: _means(H, y).tolist()).passed
+
+
+# ----------------------------------------------------------------------------------------------
+# Not attempted, errors, wrong types and shapes
+# ----------------------------------------------------------------------------------------------
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_stub_is_reported_as_not_attempted(name, capsys):
+    r = check(name, stub)
+    out = capsys.readouterr().out
+    assert r.status == "not attempted" and not r.passed
+    assert r.cases_passed == 0 and r.mistake is None
+    assert "not attempted" in out and "Traceback" not in out
+
+
+def test_exception_is_reported_in_one_line_with_the_input_shapes(capsys):
+    def broken(H, y):
+        raise ValueError("something went wrong\nsecond line")
+
+    r = check("nc1", broken)
+    out = capsys.readouterr().out
+    assert r.status == "error" and not r.passed
+    assert "ValueError: something went wrong" in out and "second line" not in out
+    assert "H (27, 2)" in out and "y (27,)" in out
+    assert out.count("\n") == 1 and "Traceback" not in out
+
+
+def test_not_implemented_on_a_later_case_is_an_error_not_a_stub():
+    def partial(H, y):
+        if y.max() == 1:
+            raise NotImplementedError("two classes")
+        return good_class_means(H, y)
+
+    r = _quiet("class_means", partial)
+    assert r.status == "error" and r.cases_passed == 2 and "two classes" in r.message
+
+
+def test_result_is_not_displayed_twice_in_a_notebook(capsys):
+    check("nc3", good_nc3)._ipython_display_()
+    assert capsys.readouterr().out.count("nc3") == 1
+    check("nc3", good_nc3, quiet=True)._ipython_display_()
+    assert "CheckResult(name='nc3', status='passed'" in capsys.readouterr().out
+
+
+def test_later_exception_counts_the_cases_passed_before_it():
+    calls = []
+
+    def flaky(H, y):
+        calls.append(1)
+        if len(calls) == 3:
+            raise IndexError("index 7 is out of bounds")
+        return good_class_means(H, y)
+
+    r = _quiet("class_means", flaky)
+    assert r.status == "error" and r.cases_passed == 2 and "IndexError" in r.message
+
+
+def test_returning_none_asks_about_return():
+    def forgot(H, y):
+        _means(H, y)
+
+    r = _quiet("class_means", forgot)
+    assert r.status == "failed" and r.mistake == "returned_none" and "return" in r.message
+
+
+def test_returning_a_tuple_is_named():
+    r = _quiet("nc1", lambda H, y: (good_nc1(H, y), 0))
+    assert r.mistake == "returned_tuple" and "tuple" in r.message
+
+
+def test_returning_a_string_is_a_wrong_type():
+    assert _quiet("nc3", lambda W, M: "0.1").mistake == "wrong_type"
+
+
+@pytest.mark.parametrize(
+    "name, answer, code, words",
+    [
+        ("class_means", lambda H, y: good_class_means(H, y).T, "transposed", "transposed"),
+        ("class_means", lambda H, y: good_class_means(H, y)[:, 0], "wrong_shape", "expected shape (C, p)"),
+        ("global_mean", lambda H: H.mean(axis=1), "wrong_axis", "axis=0"),
+        ("global_mean", lambda H: H.mean(axis=0, keepdims=True), "wrong_shape", "keepdims"),
+        ("within_class_covariance", lambda H, y: (lambda R: R @ R.T / len(H))(H - _means(H, y)[y]),
+         "outer_product_transposed", "R R^T"),
+        ("between_class_covariance", lambda H, y: (lambda M: M @ M.T / len(M))(_means(H, y) - H.mean(0)),
+         "outer_product_transposed", "M M^T"),
+        ("nc1", lambda H, y: good_within(H, y), "wrong_shape", "single number"),
+        ("nc2_equinorm", lambda M: np.linalg.norm(M, axis=1), "wrong_shape", "one value per class"),
+        ("simplex_etf", lambda C, p: good_simplex_etf(C, p).T, "transposed", "transposed"),
+    ],
+)
+def test_wrong_shapes_are_explained(name, answer, code, words):
+    r = _quiet(name, answer)
+    assert r.status == "failed" and r.mistake == code, r.message
+    assert words in r.message
+
+
+def test_not_finite_answer_is_named():
+    r = _quiet("within_class_covariance", lambda H, y: good_within(H, y) * np.nan)
+    assert r.mistake == "not_finite" and "NaN" in r.message
+
+
+def test_not_a_function_is_an_error_and_none_is_not_attempted():
+    r = _quiet("nc1", 0.5)
+    assert r.status == "error" and r.mistake == "not_a_function"
+    assert _quiet("nc1", None).status == "not attempted"
+
+
+def test_unknown_exercise_name_suggests_the_close_one():
+    with pytest.raises(ValueError, match="nc2_equinorm"):
+        check("nc2_equinrom", good_nc2_equinorm)
+    assert check("NC1", good_nc1, quiet=True).passed  # case and dashes are forgiven
+
+
+def test_modifying_the_input_in_place_fails():
+    def centre_in_place(H, y):
+        mu_G = H.mean(axis=0)
+        H -= mu_G
+        return H.mean(axis=0) + mu_G
+
+    r = _quiet("global_mean", centre_in_place)
+    assert r.mistake == "modified_input" and "in place" in r.message
+
+
+def test_float32_result_gets_a_precision_hint():
+    r = _quiet("between_class_covariance", lambda H, y: torch.from_numpy(good_between(H, y)).float() * (1 + 1e-5))
+    assert r.mistake == "low_precision" and "float64" in r.message
+
+
+def test_generic_scale_and_sign_errors_are_recognised():
+    assert _quiet("class_means", lambda H, y: -good_class_means(H, y)).mistake == "wrong_sign"
+    assert _quiet("within_class_covariance", lambda H, y: 3 * good_within(H, y)).mistake == "wrong_scale"
+    assert _quiet("within_class_covariance", lambda H, y: good_within(H, y) + 1e-3).mistake == "wrong_value"
+
+
+@pytest.mark.parametrize(
+    "name, answer, code",
+    [
+        ("nc1", lambda H, y: -good_nc1(H, y), "negative_value"),
+        ("nc4", lambda H, y, W, b: 1.5, "not_a_fraction"),
+        ("within_class_covariance", lambda H, y: -good_within(H, y), "not_positive_semidefinite"),
+    ],
+)
+def test_impossible_values_are_named(name, answer, code):
+    assert _quiet(name, answer).mistake == code
+
+
+def test_non_symmetric_covariance_is_named():
+    def lopsided(H, y):
+        S = good_between(H, y)
+        return S + np.triu(np.ones_like(S), 1)
+
+    assert _quiet("between_class_covariance", lopsided).mistake == "not_symmetric"
+
+
+def test_quiet_prints_nothing_and_the_result_is_a_dataclass(capsys):
+    r = check("nc3", good_nc3, quiet=True)
+    assert capsys.readouterr().out == ""
+    assert isinstance(r, CheckResult) and r.name == "nc3"
+    assert set(vars(r)) >= {"name", "status", "passed", "cases_passed", "cases_total", "message", "mistake"}
+
+
+def test_list_exercises_prints_every_signature(capsys):
+    list_exercises()
+    out = capsys.readouterr().out
+    for name, ex in EXERCISES.items():
+        assert ex.signature in out and ex.signature.startswith(name + "(")
+        assert ex.description
+
+
+# ----------------------------------------------------------------------------------------------
+# Common mistakes, each as a plausible wrong student answer
+# ----------------------------------------------------------------------------------------------
+
+
+def cov(X, n):
+    return X.T @ X / n
+
+
+def w_per_class(H, y, ddof, reduce):
+    mu = _means(H, y)
+    return reduce([cov(H[y == c] - mu[c], (y == c).sum() - ddof) for c in range(len(mu))], axis=0)
+
+
+def nc1_from(Sw, Sb, C):
+    return np.trace(Sw @ np.linalg.pinv(Sb)) / C
+
+
+def sb_with(H, y, centre, n):
+    M = _means(H, y) - centre
+    return M.T @ M / n
+
+
+def sb_weighted(H, y):
+    M = _means(H, y) - H.mean(0)
+    return sum(np.outer(m, m) * np.mean(y == c) for c, m in enumerate(M))
+
+
+def _angle_pairs(M):
+    i, j = np.triu_indices(len(M), k=1)
+    return _cosines(M)[i, j]
+
+
+def _nc4_parts(H, y, W, b):
+    return np.argmax(H @ W.T + b, axis=1), _ncc(H, y)
+
+
+MISTAKES = [
+    # class means
+    ("class_means", lambda H, y: _means(H, y) - H.mean(0), "class_means_centred"),
+    ("class_means", lambda H, y: _means(H, y) * np.bincount(y)[:, None], "class_means_sums"),
+    ("class_means", lambda H, y: np.stack([H[y == c].sum(0) for c in range(y.max() + 1)]) / len(H), "class_means_divided_by_N"),
+    ("class_means", lambda H, y: np.stack([m.mean(0) for m in np.array_split(H, y.max() + 1)]),
+     "class_means_assumes_sorted_labels"),
+    ("class_means", lambda H, y: _means(H, y)[::-1], "class_means_wrong_order"),
+    # global mean
+    ("global_mean", lambda H, y: _means(H, y).mean(axis=0), "global_mean_of_class_means"),
+    # within-class covariance
+    ("within_class_covariance", lambda H, y: cov(H - H.mean(0), len(H)), "sigma_w_centred_at_global_mean"),
+    ("within_class_covariance", lambda H, y: np.cov(H.T).reshape(H.shape[1], H.shape[1]), "sigma_w_centred_at_global_mean"),
+    ("within_class_covariance", lambda H, y: good_within(H, y) * len(H) / (len(H) - 1), "sigma_w_divided_by_n_minus_1"),
+    ("within_class_covariance", lambda H, y: good_within(H, y) * len(H), "sigma_w_missing_div_N"),
+    ("within_class_covariance", lambda H, y: w_per_class(H, y, 0, np.mean), "sigma_w_per_class_average"),
+    ("within_class_covariance", lambda H, y: w_per_class(H, y, 1, np.mean), "sigma_w_per_class_average_ddof1"),
+    ("within_class_covariance", lambda H, y: w_per_class(H, y, 0, np.sum), "sigma_w_per_class_sum"),
+    ("within_class_covariance", lambda H, y: cov(H, len(H)), "sigma_w_not_centred"),
+    # between-class covariance
+    ("between_class_covariance", lambda H, y: sb_with(H, y, 0.0, y.max() + 1), "sigma_b_not_centred"),
+    ("between_class_covariance", sb_weighted, "sigma_b_class_frequency_weights"),
+    ("between_class_covariance", lambda H, y: sb_with(H, y, _means(H, y).mean(0), y.max() + 1),
+     "sigma_b_global_mean_of_class_means"),
+    ("between_class_covariance", lambda H, y: np.cov(_means(H, y).T).reshape(H.shape[1], H.shape[1]), "sigma_b_np_cov_of_means"),
+    ("between_class_covariance", lambda H, y: sb_with(H, y, H.mean(0), y.max()), "sigma_b_divided_by_C_minus_1"),
+    ("between_class_covariance", lambda H, y: sb_with(H, y, H.mean(0), 1), "sigma_b_missing_div_C"),
+    ("between_class_covariance", lambda H, y: cov(H - H.mean(0), len(H)), "sigma_b_total_covariance"),
+    # NC1
+    ("nc1", lambda H, y: good_nc1(H, y) * (y.max() + 1), "nc1_missing_div_C"),
+    ("nc1", lambda H, y: nc1_from(cov(H - H.mean(0), len(H)), good_between(H, y), y.max() + 1),
+     "nc1_sigma_w_centred_at_global_mean"),
+    ("nc1", lambda H, y: np.trace(good_within(H, y)) / np.trace(good_between(H, y)), "nc1_trace_ratio"),
+    ("nc1", lambda H, y: nc1_from(good_within(H, y), sb_with(H, y, _means(H, y).mean(0), y.max() + 1), y.max() + 1),
+     "nc1_global_mean_of_class_means"),
+    ("nc1", lambda H, y: nc1_from(good_within(H, y), sb_with(H, y, _means(H, y).mean(0), y.max() + 1), 1),
+     "nc1_authors_notebook_convention"),
+    ("nc1", lambda H, y: np.trace(good_within(H, y) @ np.linalg.inv(good_between(H, y))) / (y.max() + 1), "nc1_plain_inverse"),
+    ("nc1", lambda H, y: nc1_from(good_within(H, y) * len(H) / (len(H) - 1), good_between(H, y), y.max() + 1),
+     "nc1_sigma_w_divided_by_n_minus_1"),
+    ("nc1", lambda H, y: nc1_from(good_within(H, y), sb_with(H, y, 0.0, y.max() + 1), y.max() + 1), "nc1_sigma_b_not_centred"),
+    ("nc1", lambda H, y: nc1_from(good_within(H, y), sb_weighted(H, y), y.max() + 1), "nc1_sigma_b_class_frequency_weights"),
+    # simplex ETF Gram
+    ("etf_gram", lambda C: (1 + 1 / C) * np.eye(C) - 1 / C, "etf_gram_wrong_offdiagonal"),
+    ("etf_gram", lambda C: np.eye(C) - 1 / C, "etf_gram_not_unit_diagonal"),
+    ("etf_gram", lambda C: np.where(np.eye(C) == 1, 2.0, -1 / (C - 1)), "etf_gram_not_unit_diagonal"),
+    ("etf_gram", lambda C: np.full((C, C), -0.5) + 1.5 * np.eye(C), "etf_gram_wrong_offdiagonal"),
+    # simplex ETF
+    ("simplex_etf", lambda C, p: 2 * good_simplex_etf(C, p), "etf_rows_not_unit"),
+    ("simplex_etf", lambda C, p: np.eye(C, p) if p >= C else good_simplex_etf(C, p) + 0.1 * np.eye(C, p), "etf_rows_not_unit"),
+    ("simplex_etf", lambda C, p: (lambda V: V / np.linalg.norm(V, axis=1, keepdims=True))(good_simplex_etf(C, p) + np.eye(1, p)),
+     "etf_not_centred"),
+    # NC2
+    ("nc2_equinorm", lambda M: np.linalg.norm(M, axis=1).std() / np.linalg.norm(M, axis=1).mean(), "std_biased"),
+    ("nc2_equinorm", lambda M: good_nc2_equinorm(M - M.mean(0)), "means_recentred"),
+    ("nc2_equinorm", lambda M: np.linalg.norm(M, axis=1).std(ddof=1), "equinorm_not_divided_by_mean"),
+    ("nc2_equinorm", lambda M: 1 / good_nc2_equinorm(M), "equinorm_inverted"),
+    ("nc2_equinorm", lambda M: (lambda n: n.std(ddof=1) / n.mean())((M**2).sum(1)), "equinorm_squared_norms"),
+    ("nc2_equinorm", lambda M: (lambda n: n.std(ddof=1) / n.mean())(np.linalg.norm(M, axis=0)), "norms_over_wrong_axis"),
+    ("nc2_equiangularity", lambda M: np.std(_angle_pairs(M)), "std_biased"),
+    ("nc2_equiangularity", lambda M: np.std(_cosines(M), ddof=1), "cosines_include_diagonal"),
+    ("nc2_equiangularity", lambda M: np.std(_cosines(M)[~np.eye(len(M), dtype=bool)], ddof=1), "pairs_counted_twice"),
+    ("nc2_equiangularity", lambda M: np.std((M @ M.T)[np.triu_indices(len(M), 1)], ddof=1), "dot_products_not_cosines"),
+    ("nc2_equiangularity", lambda M: good_nc2_equiangularity(M - M.mean(0)), "means_recentred"),
+    ("nc2_equiangularity", lambda M: np.mean(np.abs(_angle_pairs(M) + 1 / (len(M) - 1))), "maxangle_instead_of_std"),
+    ("nc2_equiangularity", lambda M: np.std(np.arccos(_angle_pairs(M)), ddof=1), "angles_not_cosines"),
+    # NC3
+    ("nc3", lambda W, M: np.linalg.norm(W / np.linalg.norm(W) - M / np.linalg.norm(M)), "nc3_not_squared"),
+    ("nc3", lambda W, M: good_nc3(W.T, M), "nc3_W_transposed"),
+    ("nc3", lambda W, M: np.sum((W - M) ** 2), "nc3_unnormalised"),
+    ("nc3", lambda W, M: np.sum((W / np.linalg.norm(W, 2) - M / np.linalg.norm(M, 2)) ** 2), "nc3_wrong_norm"),
+    ("nc3", lambda W, M: np.mean((W / np.linalg.norm(W) - M / np.linalg.norm(M)) ** 2), "nc3_mean_instead_of_sum"),
+    ("nc3", lambda W, M: good_nc3(W / np.linalg.norm(W, axis=1, keepdims=True), M / np.linalg.norm(M, axis=1, keepdims=True)),
+     "nc3_rows_normalised"),
+    # NC4
+    ("nc4", lambda H, y, W, b: np.mean(_ncc(H, y) != y), "nc4_against_labels"),
+    ("nc4", lambda H, y, W, b: np.mean(_ncc(H, y) == y), "nc4_against_labels"),
+    ("nc4", lambda H, y, W, b: np.mean(np.argmax(H @ W.T + b, 1) != y), "nc4_against_labels"),
+    ("nc4", lambda H, y, W, b: np.mean(np.argmax(H @ W.T, 1) != _ncc(H, y)), "nc4_bias_ignored"),
+    ("nc4", lambda H, y, W, b: 1 - good_nc4(H, y, W, b), "nc4_agreement_instead_of_mismatch"),
+    ("nc4", lambda H, y, W, b: np.mean(np.argmax(H @ W.T, 1) == _ncc(H, y)), "nc4_agreement_and_bias_ignored"),
+    ("nc4", lambda H, y, W, b: np.sum(np.not_equal(*_nc4_parts(H, y, W, b))), "nc4_count_not_fraction"),
+    ("nc4", lambda H, y, W, b: 100 * good_nc4(H, y, W, b), "nc4_percentage"),
+    ("nc4", lambda H, y, W, b: np.mean(np.argmax(H @ W.T + b, 1)
+                                       != np.argmin(((H[:, None] - (_means(H, y) - H.mean(0))[None]) ** 2).sum(-1), 1)),
+     "nc4_ncc_centred_means"),
+    ("nc4", lambda H, y, W, b: np.mean(np.argmax(H @ W.T + b, 1) != np.argmax(H @ _means(H, y).T, 1)), "nc4_ncc_by_inner_product"),
+    ("nc4", lambda H, y, W, b: np.mean(np.argmin(H @ W.T + b, 1) != _ncc(H, y)), "nc4_network_argmin"),
+]
+
+
+@pytest.mark.parametrize("name, answer, code", MISTAKES, ids=[f"{n}-{c}-{i}" for i, (n, _, c) in enumerate(MISTAKES)])
+def test_common_mistake_is_named(name, answer, code):
+    r = _quiet(name, answer)
+    assert r.status == "failed", r.message
+    assert r.mistake == code, r.message
+    assert not r.passed and r.cases_passed < r.cases_total
+
+
+# codes tested by the shape, structure and error tests in this file rather than in MISTAKES
+OTHER_TESTED_CODES = {
+    "transposed", "wrong_shape", "wrong_axis", "outer_product_transposed", "not_symmetric",
+    "etf_gram_offdiagonal_not_constant", "etf_not_equiangular", "nc1_plain_inverse",
+}
+
+
+def test_every_advertised_mistake_code_is_exercised_by_a_test():
+    tested = {code for _, _, code in MISTAKES} | OTHER_TESTED_CODES
+    for name, ex in EXERCISES.items():
+        assert set(ex.mistakes) <= tested, (name, set(ex.mistakes) - tested)
+
+
+def test_nc1_plain_inverse_that_raises_linalg_error_gets_the_hint():
+    def singular(H, y):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    r = _quiet("nc1", singular)
+    assert r.status == "error" and r.mistake == "nc1_plain_inverse" and "pseudo-inverse" in r.message
+
+
+def test_mistake_messages_say_what_went_wrong_in_words():
+    r = _quiet("nc1", MISTAKES[[c for _, _, c in MISTAKES].index("nc1_missing_div_C")][1])
+    assert "without the division by C" in r.message
+    r = _quiet("within_class_covariance", lambda H, y: cov(H - H.mean(0), len(H)))
+    assert "global mean" in r.message and "Sigma_T" in r.message
+
+
+def test_etf_structure_failures():
+    def not_equiangular(C, p):  # unit rows summing to zero, unequal angles
+        if C != 4:
+            return good_simplex_etf(C, p)
+        V = np.zeros((4, p))
+        V[:, :2] = [[1, 0], [-1, 0], [0, 1], [0, -1]]
+        return V
+
+    assert _quiet("simplex_etf", not_equiangular).mistake == "etf_not_equiangular"
+
+    def uneven(C):
+        G = good_etf_gram(C)
+        G[0, 1] = G[1, 0] = 0.0
+        return G
+
+    assert _quiet("etf_gram", uneven).mistake == "etf_gram_offdiagonal_not_constant"
+
+
+# ----------------------------------------------------------------------------------------------
+# Nothing leaks, and everything is deterministic
+# ----------------------------------------------------------------------------------------------
+
+_FLOAT = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+
+def _significant_digits(token):
+    mantissa = re.split("[eE]", token)[0].lstrip("+-").replace(".", "").lstrip("0")
+    return len(mantissa.rstrip("0")) if "." in token or "e" in token.lower() else len(mantissa)
+
+
+def _reference_strings(name):
+    ex = EXERCISES[name]
+    out = set()
+    for case in ex.cases():
+        if ex.reference is not None:
+            values = np.atleast_1d(np.asarray(ex.reference(case), dtype=float)).ravel()
+        else:
+            values = np.atleast_1d(good_etf_gram(case.dims["C"])).ravel()
+        for v in values:
+            if v != 0 and np.isfinite(v):
+                strings = {f"{x:.{d}g}" for d in (4, 5, 6) for x in (v, abs(v))}
+                out |= {t for t in strings if _significant_digits(t) >= 4}  # 1 or -0.5 are no leak
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_printed_verdicts_never_contain_reference_numbers(name, capsys):
+    answers = [GOOD[name], stub] + [a for n, a, _ in MISTAKES if n == name]
+    for answer in answers:
+        check(name, answer)
+    out = capsys.readouterr().out
+    for token in _FLOAT.findall(out):
+        if "." in token or "e" in token.lower():
+            assert _significant_digits(token) <= 3, (token, out)
+    leaked = [s for s in _reference_strings(name) if s in out]
+    assert not leaked, leaked
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_hidden_cases_are_deterministic(name):
+    first, second = EXERCISES[name].cases(), EXERCISES[name].cases()
+    assert len(first) == len(second)
+    for a, b in zip(first, second):
+        assert len(a.args) == len(b.args)
+        for x, z in zip(a.args, b.args):
+            assert np.array_equal(np.asarray(x), np.asarray(z))
+    wrong = [a for n, a, _ in MISTAKES if n == name][:1] or [stub]
+    assert _quiet(name, wrong[0]) == _quiet(name, wrong[0])
+    assert _quiet(name, GOOD[name]) == _quiet(name, GOOD[name])
+
+
+def test_hidden_cases_cover_balanced_imbalanced_far_offsets_and_two_classes():
+    cases = EXERCISES["nc1"].cases()
+    counts = [np.bincount(c.args[1]) for c in cases]
+    assert any(len(set(k)) == 1 for k in counts) and any(len(set(k)) > 1 for k in counts)
+    assert any(len(k) == 2 for k in counts) and len({c.dims["p"] for c in cases}) >= 5
+    assert max(np.linalg.norm(c.args[0].mean(0)) for c in cases) > 50
+    for c in cases:  # labels are not sorted by class
+        assert np.any(np.diff(c.args[1]) < 0)
+
+
+def test_student_receives_copies_of_the_hidden_data():
+    seen = []
+
+    def vandal(H, y):
+        seen.append(H.copy())
+        H[:] = 0.0
+        return good_class_means(H, y)
+
+    _quiet("class_means", vandal)
+    assert np.any(EXERCISES["class_means"].cases()[0].args[0] != 0)
+    r = _quiet("class_means", good_class_means)
+    assert r.passed
