@@ -49,7 +49,7 @@ def colab(tmp_path_factory):
         "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Colab (simulated)",
         "language": "python",
-        "env": {"IPYTHONDIR": str(ipython_dir), "NCEDU_CACHE": str(base / "runs"), "MPLBACKEND": "Agg",
+        "env": {"IPYTHONDIR": str(ipython_dir), "NCEDU_CACHE": str(base / "runs"),
                 "OMP_NUM_THREADS": "2"},
     }))
     # Point the set-up cells at this checkout, at the commit under test.
@@ -71,6 +71,7 @@ def test_each_chapter_runs_top_to_bottom_after_its_set_up_cell(colab, name, monk
     from nbclient import NotebookClient
 
     monkeypatch.setenv("JUPYTER_PATH", str(colab["jupyter_path"]))
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # as in Colab: the inline backend
     path = colab["book"] / name
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("import ncedu, ipywidgets\nprint(ncedu.__file__, ipywidgets.__version__)"))

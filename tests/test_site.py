@@ -55,9 +55,9 @@ def build(tmp_path_factory):
         **os.environ,
         "NCEDU_CACHE": str(out / "runs"),
         "NCEDU_STATIC_WIDGETS": "1",
-        "MPLBACKEND": "Agg",
         "OMP_NUM_THREADS": "2",
     }
+    env.pop("MPLBACKEND", None)  # the kernel's inline backend must draw the figures
     jb = Path(sys.executable).with_name("jupyter-book")
     start = time.perf_counter()
     proc = subprocess.run(
@@ -78,6 +78,15 @@ def test_the_book_builds_from_scratch_within_budget(build):
         assert (html / page).exists(), f"{page} was not built"
     if seconds:
         assert seconds < 600, f"the whole build took {seconds:.0f} s (budget 10 minutes)"
+
+
+def test_chapters_show_their_figures(build):
+    html, _, _ = build
+    for nb in sorted((ROOT / "book").glob("*.ipynb")):
+        page = (html / "book" / f"{nb.stem}.html").read_text()
+        outputs = re.findall(r'<div class="cell_output docutils container">(.*?)</div>\s*</div>', page, flags=re.S)
+        images = sum(o.count("<img") for o in outputs)
+        assert images >= 2, f"{nb.stem}: only {images} figures in the executed outputs"
 
 
 def test_every_chapter_executed_within_its_budget(build):
