@@ -27,6 +27,15 @@ from .train import train
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """``ncedu.viz`` and ``ncedu.widgets`` are imported on first use (they pull in matplotlib's pyplot)."""
+    if name in ("viz", "widgets"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'ncedu' has no attribute {name!r}")
+
 __all__ = [
     "History",
     "METRIC_NAMES",

@@ -1,0 +1,149 @@
+"""ncedu.widgets: the live epoch scrubber redraws the chosen epoch; the static one embeds every epoch, small."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+pytest.importorskip("ipywidgets")
+pytest.importorskip("IPython")
+
+import ipywidgets  # noqa: E402
+from IPython.display import HTML  # noqa: E402
+
+from ncedu import viz, widgets  # noqa: E402
+from ncedu.history import History  # noqa: E402
+
+from .test_viz import make_history  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def live_kernel_mode(monkeypatch):
+    monkeypatch.delenv(widgets.STATIC_ENV_VAR, raising=False)
+
+
+def by_gid(ax, gid):
+    (found,) = [a for a in ax.get_children() if a.get_gid() == gid]
+    return found
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_scrubber_is_a_vbox_of_play_slider_and_output():
+    h = make_history()
+    box = widgets.epoch_scrubber(h)
+    assert isinstance(box, ipywidgets.VBox)
+    controls, output = box.children
+    assert isinstance(output, ipywidgets.Output) and box.output is output
+    play, slider = controls.children
+    assert isinstance(play, ipywidgets.Play) and isinstance(slider, ipywidgets.SelectionSlider)
+    assert box.slider is slider and box.play is play
+    assert [value for _, value in slider.options] == list(h["epoch"])  # one position per measured epoch
+    assert [label for label, _ in slider.options] == [str(e) for e in h["epoch"]]
+    assert slider.value == h["epoch"][0] and play.value == 0  # starts at the beginning of training
+    assert (play.min, play.max) == (0, len(h) - 1)
+    assert tuple(box.link.source) == (play, "value") and tuple(box.link.target) == (slider, "index")
+    png_size(box.last_png)  # the first epoch shown is already drawn
+
+
+def test_moving_the_slider_redraws_that_epochs_projection_gram_and_markers():
+    h = make_history(C=3, p=8)
+    box = widgets.epoch_scrubber(h)
+    view = box.view
+    samples = by_gid(view.projection.ax, viz.GID_SAMPLES)
+    before = np.array(samples.get_offsets())
+    png_before = box.last_png
+
+    box.slider.value = 5  # a measured epoch
+    k = list(h["epoch"]).index(5)
+    assert view.index == k
+    shown = np.array(samples.get_offsets())
+    assert not np.allclose(shown, before)
+    # independently: centred features projected on span(M) over avg ||mu_c - mu_bar||, up to a rotation
+    means, H = h["class_means"][k], h["sample_features"][k].astype(float)
+    M = means - means.mean(axis=0)
+    Q, _ = np.linalg.qr(M[:2].T)
+    expected = (H - means.mean(axis=0)) @ Q / np.linalg.norm(M, axis=1).mean()
+    np.testing.assert_allclose(shown @ shown.T, expected @ expected.T, atol=1e-5)
+    norms = np.linalg.norm(M, axis=1)
+    cosines = (M @ M.T) / np.outer(norms, norms)
+    np.testing.assert_allclose(by_gid(view.gram.ax, viz.GID_GRAM).get_array(), cosines, atol=1e-12)
+    x, y = view.markers["nc1"].get_data()
+    assert (list(x), list(y)) == ([5], [h["nc1"][k]])
+    assert view.cursors[0].get_xdata()[0] == 5
+    assert "epoch 5" in view.projection.ax.get_title()
+    assert box.last_png != png_before and png_size(box.last_png) == png_size(png_before)
+
+
+def test_scrubber_image_equals_a_full_redraw_of_the_same_epoch():
+    """The fast (blitted) update draws the same picture as drawing the whole figure from scratch."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    h = make_history(C=4)
+    box = widgets.epoch_scrubber(h)
+    box.slider.value = int(h["epoch"][2])
+    fast = np.asarray(Image.open(BytesIO(box.last_png)).convert("RGB")).astype(int)
+    buffer = BytesIO()
+    box.view.figure.savefig(buffer, format="png")
+    full = np.asarray(Image.open(BytesIO(buffer.getvalue())).convert("RGB")).astype(int)
+    assert fast.shape == full.shape
+    assert np.mean(np.abs(fast - full) > 8) < 0.002  # equal up to antialiasing of a few edge pixels
+
+
+def test_scrubber_rejects_bad_input():
+    with pytest.raises(ValueError, match="empty"):
+        widgets.epoch_scrubber(History())
+    with pytest.raises(ValueError, match="ncedu.History"):
+        widgets.epoch_scrubber([1, 2, 3])
+    with pytest.raises(ValueError, match="fps"):
+        widgets.epoch_scrubber(make_history(), fps=-1)
+
+
+def frame_count(html: str) -> int:
+    return len(re.findall(r'frames\[\d+\] = "data:image/png;base64,', html))
+
+
+def test_static_scrubber_embeds_a_js_slider_and_one_frame_per_epoch():
+    h = make_history()
+    page = widgets.static_scrubber(h)
+    assert isinstance(page, HTML)
+    assert 'type="range"' in page.data and "anim-slider" in page.data
+    assert frame_count(page.data) == len(h)
+    frames = re.findall(r'frames\[\d+\] = "data:image/png;base64,([^"]+)"', page.data)
+    assert len(set(frames)) == len(h)  # every epoch looks different
+
+
+def test_book_build_environment_switches_the_scrubber_to_static_html(monkeypatch):
+    monkeypatch.setenv(widgets.STATIC_ENV_VAR, "1")
+    h = make_history(epochs=(1, 2, 3))
+    page = widgets.epoch_scrubber(h)
+    assert isinstance(page, HTML) and frame_count(page.data) == 3
+
+
+def test_static_scrubber_of_fifty_epochs_and_ten_classes_stays_under_five_megabytes():
+    h = make_history(C=10, p=32, per_class=20, epochs=tuple(range(1, 51)))
+    page = widgets.static_scrubber(h)
+    assert frame_count(page.data) == 50
+    assert len(page.data.encode()) <= 5 * 1024 * 1024
+
+
+def test_importing_ncedu_does_not_import_ipywidgets():
+    code = "import sys, ncedu, ncedu.viz, ncedu.widgets; print('ipywidgets' in sys.modules, 'IPython' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
