@@ -656,6 +656,24 @@ def _image_arrays(
     return images, labels, 255.0, _PIXEL_STATS[key]
 
 
+def _check_classes(classes: Any, num: int, key: str) -> list[int]:
+    """Validate a class selection: distinct integers in ``0..num-1``, at least two."""
+    if key == "gaussian":
+        raise ValueError("classes is not supported for 'gaussian'; set num_classes instead")
+    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+        raise TypeError(f"classes must be a sequence of class indices, got {classes!r}")
+    chosen = list(classes)
+    if not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in chosen):
+        raise TypeError(f"classes must be integers, got {chosen!r}")
+    chosen = [int(c) for c in chosen]
+    if len(chosen) < 2 or len(set(chosen)) != len(chosen):
+        raise ValueError(f"classes must hold at least two distinct classes, got {chosen}")
+    bad = [c for c in chosen if not 0 <= c < num]
+    if bad:
+        raise ValueError(f"classes {bad} do not exist in {key!r}, which has classes 0..{num - 1}")
+    return chosen
+
+
 def load(
     name: str,
     split: str = "train",
@@ -665,6 +683,7 @@ def load(
     normalize: bool = True,
     flatten: bool = False,
     root: Optional[PathLike] = None,
+    classes: Optional[Sequence[int]] = None,
     **kwargs: Any,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Load a dataset as ``(features, labels)``: float32 features and int64 labels.
@@ -695,6 +714,10 @@ def load(
     root : str or os.PathLike, optional
         For Fashion-MNIST, the first folder searched for the IDX files (see the module
         documentation for the rest); for MNIST and CIFAR-10, torchvision's folder.
+    classes : sequence of int, optional
+        Keep only these classes (at least two, distinct), relabelled ``0..k-1`` in the order
+        given; e.g. ``classes=[0, 1, 8]`` gives a 3-class Fashion-MNIST (T-shirt, trouser, bag).
+        Not for ``"gaussian"`` (choose ``num_classes`` there).
     **kwargs
         Only for ``"gaussian"``: the other arguments of :func:`gaussian_mixture`
         (``num_classes``, ``dim``, ``separation``, ``noise``).
@@ -729,6 +752,8 @@ def load(
     for flag, value in (("normalize", normalize), ("flatten", flatten)):
         if not isinstance(value, bool):
             raise TypeError(f"{flag} must be True or False, got {value!r}")
+    if classes is not None:
+        classes = _check_classes(classes, len(class_names(key)) if key != "gaussian" else 0, key)
     if key == "gaussian":
         n = 100 if per_class is None else per_class
         return gaussian_mixture(per_class=n, seed=seed, split=split, **kwargs)
@@ -738,8 +763,15 @@ def load(
             "accepts extra keywords (those of gaussian_mixture)"
         )
     pixels, labels, scale, stats = _image_arrays(key, split, root)
+    names = class_names(key)
+    if classes is not None:
+        keep = np.flatnonzero(np.isin(labels, classes))
+        relabel = np.full(len(names), -1, dtype=np.int64)
+        relabel[list(classes)] = np.arange(len(classes))
+        pixels, labels = pixels[keep], relabel[labels[keep]]
+        names = tuple(names[c] for c in classes)
     if per_class is not None:
-        index = _balanced_indices(labels, per_class, seed, class_names(key), f"the {key} {split} split")
+        index = _balanced_indices(labels, per_class, seed, names, f"the {key} {split} split")
         pixels, labels = pixels[index], labels[index]
     features = _image_tensor(pixels, scale, stats, normalize, flatten)
     return features, torch.from_numpy(labels.astype(np.int64))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import tempfile
 from io import BytesIO
 from pathlib import Path
@@ -190,6 +191,30 @@ class _BlittedHTMLWriter(animation.HTMLWriter):
         frames.append(base64.encodebytes(self._render_png()).decode("ascii"))
 
 
+# matplotlib's player loads Font Awesome 4 from a CDN for its button icons. The website must work
+# offline and without third-party requests, so the stylesheet link is dropped and each icon is
+# replaced by a Unicode symbol.
+_PLAYER_ICONS = {  # only triangles and bars: glyphs that every common font has
+    "fa fa-minus": "\u2212",
+    "fa fa-fast-backward": "\u2759\u25c0\u25c0",
+    "fa fa-step-backward": "\u2759\u25c0",
+    "fa fa-play fa-flip-horizontal": "\u25c0",
+    "fa fa-pause": "\u2759\u2759",
+    "fa fa-play": "\u25b6",
+    "fa fa-step-forward": "\u25b6\u2759",
+    "fa fa-fast-forward": "\u25b6\u25b6\u2759",
+    "fa fa-plus": "+",
+}
+
+
+def _offline_player(html: str) -> str:
+    """The player's HTML without its CDN stylesheet, icons as Unicode symbols."""
+    html = re.sub(r"<link[^>]*font-awesome[^>]*>", "", html)
+    for css_class, symbol in _PLAYER_ICONS.items():
+        html = html.replace(f'<i class="{css_class}"></i>', f'<span aria-hidden="true">{symbol}</span>')
+    return html
+
+
 def static_scrubber(history: History, *, fps: float = 4, dpi: Optional[float] = None):
     """The scrubber as a self-contained HTML/JavaScript animation, for pages with no kernel.
 
@@ -226,7 +251,7 @@ def static_scrubber(history: History, *, fps: float = 4, dpi: Optional[float] = 
             for i in range(len(frames)):
                 view.update(i)
                 writer.grab_frame()
-        return HTML(path.read_text())
+        return HTML(_offline_player(path.read_text()))
 
 
 def epoch_scrubber(history: History, *, fps: float = 4):

@@ -533,3 +533,17 @@ def test_bad_arguments(kwargs, error, message):
 def test_torchvision_datasets_need_torchvision(name):
     with pytest.raises(ImportError, match=rf"load\('{name}'\) needs torchvision.*pip install torchvision"):
         data.load(name)
+
+
+@needs_fashion
+def test_a_class_selection_keeps_those_classes_relabelled_in_order():
+    full_x, full_y = data.load("fashion-mnist", "test", flatten=True)
+    x, y = data.load("fashion-mnist", "test", classes=[8, 0, 1], flatten=True)
+    for new, old in enumerate([8, 0, 1]):
+        np.testing.assert_array_equal(x[y == new].numpy(), full_x[full_y == old].numpy())
+    sub_x, sub_y = data.load("fashion-mnist", "test", per_class=7, classes=[8, 0, 1])
+    assert np.bincount(sub_y.numpy()).tolist() == [7, 7, 7]
+    with pytest.raises(ValueError, match=r"classes \[10\] do not exist"):
+        data.load("fashion-mnist", classes=[0, 10])
+    with pytest.raises(ValueError, match="at least two distinct"):
+        data.load("fashion-mnist", classes=[3])

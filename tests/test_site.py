@@ -222,3 +222,21 @@ def test_solutions_are_hidden_until_clicked(browser, server):
         assert hidden_code.count() >= 1, "exercise code cells should be collapsed"
     finally:
         page.close()
+
+
+def test_the_scrubber_on_the_website_moves_through_epochs_without_a_kernel(browser, server):
+    page, errors = open_page(browser, urljoin(server, "book/intro.html"))
+    try:
+        slider = page.locator("input.anim-slider").first
+        assert slider.count() == 1, "no HTML animation slider on the introduction"
+        image = page.locator("img[id^='_anim_img']").first
+        frames = int(slider.get_attribute("max")) + 1
+        assert frames >= 10
+        first = image.get_attribute("src")
+        slider.evaluate("(s) => { s.value = s.max; s.dispatchEvent(new Event('input')); }")
+        page.wait_for_timeout(300)
+        last = image.get_attribute("src")
+        assert first and last and first != last, "moving the slider did not change the frame"
+        assert errors == []
+    finally:
+        page.close()

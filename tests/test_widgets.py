@@ -127,6 +127,9 @@ def test_static_scrubber_embeds_a_js_slider_and_one_frame_per_epoch():
     assert frame_count(page.data) == len(h)
     frames = re.findall(r'frames\[\d+\] = "data:image/png;base64,([^"]+)"', page.data)
     assert len(set(frames)) == len(h)  # every epoch looks different
+    # self-contained: no stylesheet, script or font from elsewhere, no icon font needed
+    assert not re.search(r'(href|src)="(https?:)?//', page.data)
+    assert "fa fa-" not in page.data and "\u25b6" in page.data
 
 
 def test_book_build_environment_switches_the_scrubber_to_static_html(monkeypatch):
