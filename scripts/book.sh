@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 if [ "${1:-}" = "--fresh" ]; then rm -rf _build; fi
-export NCEDU_STATIC_WIDGETS=1  # scrubbers become self-contained HTML animations on the website
+
 .venv/bin/jupyter-book build . -W -n --keep-going
 echo "The book is at $(pwd)/_build/html/index.html"

@@ -54,7 +54,6 @@ def build(tmp_path_factory):
     env = {
         **os.environ,
         "NCEDU_CACHE": str(out / "runs"),
-        "NCEDU_STATIC_WIDGETS": "1",
         "OMP_NUM_THREADS": "2",
     }
     env.pop("MPLBACKEND", None)  # the kernel's inline backend must draw the figures

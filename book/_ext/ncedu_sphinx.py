@@ -5,10 +5,15 @@
   duplicate scripts are dropped from each page.
 * pydata-sphinx-theme logs a console error when no default colour mode is set; the book uses
   the light mode (its figures have white backgrounds).
+* Notebooks executed by the build have no live kernel behind them on the website, so
+  ``ncedu.widgets.epoch_scrubber`` must return its self-contained HTML player there: the
+  extension sets ``NCEDU_STATIC_WIDGETS=1`` in the build's environment, which the kernels
+  that execute the chapters inherit, whatever command started the build.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
@@ -34,6 +39,7 @@ def _set_default_mode(app, config) -> None:
 
 
 def setup(app):
+    os.environ["NCEDU_STATIC_WIDGETS"] = "1"
     app.connect("config-inited", _set_default_mode)
     # early: html-page-context stops at the first handler that returns a template name
     app.connect("html-page-context", _drop_duplicate_scripts, priority=100)
