@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import booktools  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("colab")]
+# One xdist group with the site build: both execute every chapter, and run one after the other so
+# that each chapter's training gets the CPU as it would alone.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebooks")]
 
 COLAB_DEFAULTS = ["torch==2.13.0", "numpy", "matplotlib", "ipywidgets==7.7.1", "ipykernel"]
 FAKE_COLAB = "import sys, types\nsys.modules.setdefault('google.colab', types.ModuleType('google.colab'))\n"
@@ -36,6 +38,8 @@ def colab(tmp_path_factory):
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
+    # Colab's pip is recent; the pip that a new venv bundles may be too old for git+file URLs
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True, capture_output=True)
     proc = subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", *COLAB_DEFAULTS], capture_output=True, text=True, timeout=1200
     )
@@ -61,7 +65,9 @@ def colab(tmp_path_factory):
 
 
 def test_the_environment_starts_without_ncedu(colab):
-    proc = subprocess.run([str(colab["python"]), "-c", "import ncedu"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(colab["python"]), "-c", "import ncedu"], capture_output=True, text=True, cwd=colab["book"]
+    )
     assert proc.returncode != 0 and "No module named 'ncedu'" in proc.stderr
 
 
@@ -75,10 +81,14 @@ def test_each_chapter_runs_top_to_bottom_after_its_set_up_cell(colab, name, monk
     path = colab["book"] / name
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("import ncedu, ipywidgets\nprint(ncedu.__file__, ipywidgets.__version__)"))
-    client = NotebookClient(nb, kernel_name="colab-sim", timeout=600, resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, kernel_name="colab-sim", timeout=600, allow_errors=True, resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute()
-    setup_output = "".join(o.get("text", "") for o in nb.cells[1].get("outputs", []))
-    assert "error" not in setup_output.lower(), setup_output
+    setup_output = "".join(o.get("text", "") + o.get("evalue", "") for o in nb.cells[1].get("outputs", []))
+    errors = [(i, o["ename"], o["evalue"]) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+              for o in c.outputs if o.output_type == "error"]
+    assert errors == [], f"set-up cell said: {setup_output[-2000:]}\nerrors: {errors}"
     last = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     installed, widgets_version = last.split()
     assert str(colab["python"].parents[1]) in installed, f"ncedu came from {installed}, not the installed copy"

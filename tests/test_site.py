@@ -1,7 +1,7 @@
 """The book builds from scratch with warnings as errors, and the site works in a real browser.
 
 The build executes every chapter (as CI does, with an empty execution cache and an empty run
-cache), so these tests take minutes; they run on one xdist worker (group "site"). Set
+cache), so these tests take minutes; they run on one xdist worker (group "notebooks"). Set
 ``NCEDU_SITE=path/to/_build/html`` to test an existing build instead of building.
 
 Browser checks use Debian's Chromium driven by Playwright: every page loads without a
@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("site")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebooks")]  # see tests/test_colab.py
 
 
 def toc_pages() -> list[str]:
