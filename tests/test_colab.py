@@ -54,7 +54,7 @@ def colab(tmp_path_factory):
         "display_name": "Colab (simulated)",
         "language": "python",
         "env": {"IPYTHONDIR": str(ipython_dir), "NCEDU_CACHE": str(base / "runs"),
-                "OMP_NUM_THREADS": "2"},
+                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
     }))
     # Point the set-up cells at this checkout, at the commit under test.
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()

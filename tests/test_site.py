@@ -54,7 +54,10 @@ def build(tmp_path_factory):
     env = {
         **os.environ,
         "NCEDU_CACHE": str(out / "runs"),
-        "OMP_NUM_THREADS": "2",
+        # one thread per kernel: the other xdist worker keeps a core busy, and OpenMP threads
+        # that wait on a busy core slow training down by orders of magnitude
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
     }
     env.pop("MPLBACKEND", None)  # the kernel's inline backend must draw the figures
     jb = Path(sys.executable).with_name("jupyter-book")
