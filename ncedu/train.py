@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._validation import check_labels
+from ._display import static_output
 from .history import History
 from .metrics import measure
 from .streaming import find_classifier
@@ -180,7 +181,8 @@ def train(
     measure_epochs : epochs at which to measure (default: ``num_measurements`` log-spaced ones).
     samples_per_class : training examples per class whose features are kept at every measurement.
     device : default cuda, then mps, then cpu.
-    progress : show a progress bar (tqdm.auto: a bar in notebooks, plain text in terminals).
+    progress : show a progress bar (tqdm.auto: a bar in notebooks, plain text in terminals); never
+        shown when the output is a static page (the book build, ``NCEDU_STATIC_WIDGETS=1``).
     checkpoint : path of a checkpoint file; if it exists, training resumes from it. Written every
         ``checkpoint_every`` epochs and at the end, atomically.
     config : extra JSON-serialisable description saved in the History.
@@ -275,7 +277,7 @@ def train(
         )
 
     bar = None
-    if progress:
+    if progress and not static_output():
         from tqdm.auto import tqdm
 
         bar = tqdm(total=epochs, initial=start_epoch - 1, desc="training", unit="epoch", leave=True)

@@ -25,7 +25,6 @@ ipywidgets and IPython are imported inside the functions, so ``import ncedu`` st
 from __future__ import annotations
 
 import base64
-import os
 import re
 import tempfile
 from io import BytesIO
@@ -35,6 +34,7 @@ from typing import Any, Optional
 import numpy as np
 from matplotlib import animation
 
+from ._display import STATIC_ENV_VAR, static_output
 from .history import History
 from .viz import (
     GID_CURVE,
@@ -52,7 +52,6 @@ from .viz import (
 __all__ = ["epoch_scrubber", "static_scrubber", "STATIC_ENV_VAR", "STATIC_DPI"]
 
 #: The environment variable that switches :func:`epoch_scrubber` to the static HTML animation.
-STATIC_ENV_VAR = "NCEDU_STATIC_WIDGETS"
 #: Resolution of the frames of the static animation (dots per inch of a 12 x 3.9 inch figure).
 STATIC_DPI = 80
 #: Resolution of the live view.
@@ -286,7 +285,7 @@ def epoch_scrubber(history: History, *, fps: float = 4):
     >>> scrubber = epoch_scrubber(history)          # doctest: +SKIP
     >>> scrubber.slider.value = 120                 # doctest: +SKIP  (a measured epoch)
     """
-    if os.environ.get(STATIC_ENV_VAR) == "1":
+    if static_output():
         return static_scrubber(history, fps=fps)
     import ipywidgets as widgets
     from IPython.display import Image, clear_output, display

@@ -200,3 +200,13 @@ def test_history_errors_name_the_field():
         h.append(epoch=1)
     with pytest.raises(KeyError, match="no 'W' at every epoch"):
         h["W"]
+
+
+def test_no_progress_bar_in_a_static_page_build(monkeypatch, capsys):
+    monkeypatch.setenv("NCEDU_STATIC_WIDGETS", "1")
+    quick_train(epochs=2, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    monkeypatch.delenv("NCEDU_STATIC_WIDGETS")
+    quick_train(epochs=2, progress=True)
+    assert "training" in capsys.readouterr().err  # tqdm writes its bar to stderr in a terminal
