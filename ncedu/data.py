@@ -39,7 +39,6 @@ import hashlib
 import math
 import os
 import struct
-import tempfile
 import urllib.request
 import zlib
 from numbers import Integral, Real
@@ -49,6 +48,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from ._io import atomic_path
 from .geometry import random_orthogonal, simplex_etf
 
 __all__ = [
@@ -384,17 +384,11 @@ def _download(filename: str, folder: Path) -> Path:
     url = f"{FASHION_MNIST_URL}{filename}.gz"
     dest = folder / f"{filename}.gz"
     with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".gz.part")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out:
+        with atomic_path(dest, suffix=".gz.part") as tmp:
+            with open(tmp, "wb") as out:
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
-            _check_download(tmp, filename, url)
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
+            _check_download(tmp, filename, url)  # raises before the move: nothing is kept
     return dest
 
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 import numpy as np
 
+from ._io import atomic_path
 from .metrics import METRIC_NAMES
 
 __all__ = ["History", "HistoryFormatError", "FORMAT_VERSION", "SCALAR_FIELDS", "ARRAY_FIELDS"]
@@ -136,17 +136,8 @@ class History:
             payload["sample_labels"] = self.sample_labels
         for k in self.keys():
             payload[k] = self[k]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez_compressed(f, **payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(f, **payload)
         return path
 
     @classmethod

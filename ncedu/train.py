@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -28,6 +27,7 @@ from torch import nn
 
 from ._validation import check_labels
 from ._display import static_output
+from ._io import atomic_path
 from .history import History
 from .metrics import measure
 from .streaming import find_classifier
@@ -118,20 +118,6 @@ def _sample_indices(y: torch.Tensor, per_class: int, seed: int) -> np.ndarray:
 def _jsonable(value: Any) -> Any:
     """``value`` as it reads back from JSON (tuples become lists), for comparing configs."""
     return json.loads(json.dumps(value, default=str))
-
-
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def train(
@@ -263,18 +249,17 @@ def train(
         start_epoch = int(state["epoch"]) + 1
 
     def save_checkpoint(epoch: int) -> None:
-        _atomic_torch_save(
-            {
-                "epoch": epoch,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "history": history.state(),
-            },
-            ckpt_path,
-        )
+        state = {
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "history": history.state(),
+        }
+        with atomic_path(ckpt_path) as tmp:
+            torch.save(state, tmp)
 
     bar = None
     if progress and not static_output():

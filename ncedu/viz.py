@@ -36,7 +36,6 @@ that pyplot does not manage, so a notebook shows no stray static frame.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
@@ -51,6 +50,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
+from ._io import atomic_path
 from .geometry import etf_gram, simplex_etf
 from .history import History
 
@@ -942,13 +942,6 @@ def save_gif(anim: animation.Animation, path: PathLike, fps: Optional[float] = N
         raise ValueError(f"path must end in .gif, got {str(path)!r}")
     if fps is None:
         fps = 1000.0 / getattr(anim, "_interval", 200)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".gif")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".gif") as tmp:
         anim.save(tmp, writer=animation.PillowWriter(fps=fps))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
