@@ -191,11 +191,15 @@ def class_colours(num_classes: int) -> np.ndarray:
     return matplotlib.colormaps["hsv"](np.linspace(0.0, 1.0, num_classes, endpoint=False))[:, :3]
 
 
-def _dataset(config: Mapping[str, Any]) -> Optional[str]:
+def _experiment(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The experiment's settings: nested under "experiment" by ncedu.experiments, else the config itself."""
     nested = config.get("experiment")
-    if isinstance(nested, Mapping) and "dataset" in nested:
-        return str(nested["dataset"])
-    return None if config.get("dataset") is None else str(config["dataset"])
+    return nested if isinstance(nested, Mapping) else config
+
+
+def _dataset(config: Mapping[str, Any]) -> Optional[str]:
+    dataset = _experiment(config).get("dataset")
+    return None if dataset is None else str(dataset)
 
 
 def _class_names(history: History, num_classes: int) -> tuple[str, ...]:
@@ -209,6 +213,9 @@ def _class_names(history: History, num_classes: int) -> tuple[str, ...]:
             names = tuple(data.class_names(dataset))
         except (ValueError, KeyError):
             names = ()
+        chosen = _experiment(history.config).get("classes")  # a run on a subset of the classes
+        if names and chosen is not None:
+            names = tuple(names[int(c)] for c in chosen if 0 <= int(c) < len(names))
     if len(names) != num_classes or all(n.isdigit() for n in names):
         names = tuple(f"class {c}" for c in range(num_classes))
     return names

@@ -448,3 +448,13 @@ def test_save_gif_needs_a_gif_path_and_an_animation(tmp_path):
     record(anim)  # render it, as a user would next
     with pytest.raises(ValueError, match="Animation"):
         viz.save_gif("not an animation", tmp_path / "x.gif")
+
+
+def test_runs_on_a_subset_of_classes_are_labelled_with_those_class_names():
+    from ncedu.history import History
+    from ncedu.viz import _class_names
+
+    h = History(config={"experiment": {"dataset": "fashion-mnist", "classes": [0, 1, 8]}})
+    assert _class_names(h, 3) == ("T-shirt/top", "Trouser", "Bag")
+    assert _class_names(History(config={"dataset": "fashion-mnist"}), 10)[8] == "Bag"
+    assert _class_names(History(config={}), 2) == ("class 0", "class 1")
