@@ -31,8 +31,11 @@ Graders read the returned :class:`CheckResult`; ``quiet=True`` prints nothing::
 
 :func:`list_exercises` prints every exercise with its call signature; :data:`EXERCISES` holds
 them, and ``EXERCISES[name].mistakes`` lists the mistake codes each one recognises. The
-student's function receives numpy arrays (features ``(N, p)`` float64, labels ``(N,)`` int64)
-or ints, and may return numpy arrays, torch tensors, lists, Python or numpy numbers.
+student's function receives numpy arrays (features ``(N, p)`` float64, labels ``(N,)`` int64;
+for ``terminal_phase_start``, measured epochs ``(E,)`` int64 and training accuracies ``(E,)``
+float64) or ints, and may return numpy arrays, torch tensors, lists, Python or numpy numbers
+(and None, where the exercise asks for it: ``terminal_phase_start`` of a run that never
+reaches zero training error).
 """
 
 from __future__ import annotations
@@ -159,7 +162,8 @@ class Exercise:
     (the first one the answer matches names the mistake); ``diagnose``; finiteness; the
     structural ``properties``; a generic verdict (wrong scale, wrong sign, wrong values).
     ``judge``, when given, replaces everything after the shape (for answers checked by
-    invariants, such as a simplex ETF in any rotation).
+    invariants, such as a simplex ETF in any rotation). ``judge_raw``, when given, replaces all
+    of it, the type included (for answers that are not arrays, such as an epoch or None).
 
     Attributes
     ----------
@@ -184,6 +188,7 @@ class Exercise:
     diagnose: Optional[_Check] = field(default=None, repr=False)
     properties: tuple[_Check, ...] = field(default=(), repr=False)
     judge: Optional[_Check] = field(default=None, repr=False)
+    judge_raw: Optional[Callable[[Any, _Case], Optional[_Finding]]] = field(default=None, repr=False)
     shape_hints: tuple[_ShapeHint, ...] = field(default=(), repr=False)
     explain_error: Optional[Callable[[Exception, _Case], Optional[_Finding]]] = field(default=None, repr=False)
     optional_args: int = 0
@@ -302,6 +307,50 @@ def _etf_gram_cases() -> list[_Case]:
 
 def _simplex_cases() -> list[_Case]:
     return [_Case(args=(C, p), dims={"C": C, "p": p}) for C, p in _ETF_SHAPES]
+
+
+def _log_epochs(last: int, count: int) -> list[int]:
+    """About ``count`` log-spaced epochs from 1 to ``last``, rounding merges topped up with the smallest missing."""
+    grid = sorted(set(np.round(np.geomspace(1, last, count)).astype(int).tolist()))
+    missing = [e for e in range(1, last + 1) if e not in grid][: count - len(grid)]
+    return sorted(grid + missing)
+
+
+def _tpt_cases() -> list[_Case]:
+    """``(epochs, train_acc)``: measured epochs (strictly increasing) and training accuracies (correct / 2000).
+
+    Ordered so that each named mistake first fails on a case that exposes it: the first case has
+    accuracies just below 1.0 before the first 1.0 (a tolerance), positions that are not epochs
+    (an index) and many epochs at 1.0 (the last instead of the first); the second dips below 1.0
+    after reaching it (the start of the final streak); the third never reaches 1.0 (None).
+    """
+    n = 2000
+    flagship_like = [1620, 1572, 1773, 1744, 1852, 1854, 1907, 1896, 1930, 1918, 1863, 1867, 1873, 1895, 1905,
+                     1912, 1951, 1870, 1952, 1919, 1768, 1891, 1983, 1999] + [2000] * 6
+    dips = [1500 + 15 * k for k in range(30)] + [2000, 1999, 1999, 1998] + [2000] * 16
+    never = [1400 + 30 * k for k in range(18)] + [1999, 1995, 1997, 1990, 1996, 1998, 1998]
+    specs = [
+        (_log_epochs(300, 30), flagship_like, "training accuracy rises with ups and downs, then stays at 1.0"),
+        (_log_epochs(350, 50), dips, "training accuracy reaches 1.0, dips below it, and returns"),
+        (_log_epochs(200, 25), never, "training accuracy never reaches 1.0"),
+        (list(range(1, 21)), [2000] * 20, "100% training accuracy from the first measured epoch on"),
+        (list(range(10, 301, 10)), [1200 + 25 * k for k in range(29)] + [2000],
+         "measured every 10 epochs; 100% training accuracy only at the last one"),
+        ([1, 2, 4, 8, 16], [600, 900, 1200, 1400, 1560], "a short run, far from zero training error"),
+        ([5, 10, 20, 40, 80, 160, 320], [1800, 1940, 1990, 2000, 1999, 1998, 1999],
+         "training accuracy reaches 1.0 once and never again"),
+        ([300], [2000], "a single measured epoch"),
+    ]
+    out = []
+    for epochs, correct, note in specs:
+        e = np.asarray(epochs, dtype=np.int64)
+        acc = np.asarray(correct, dtype=np.float64) / n
+        assert len(e) == len(acc) and np.all(np.diff(e) > 0)
+        hit = np.flatnonzero(acc == 1.0)
+        expected = int(e[hit[0]]) if hit.size else None
+        out.append(_Case(args=(e, acc), dims={"E": len(e)}, note=note,
+                         data={"epochs": e, "acc": acc, "expected": expected}))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -504,6 +553,8 @@ def _generic_finding(value: np.ndarray, ref: np.ndarray, dtype: Optional[str]) -
 
 def _judge(ex: Exercise, raw: Any, case: _Case) -> Optional[_Finding]:
     """None if ``raw`` is a right answer to ``case``, else what is wrong with it."""
+    if ex.judge_raw is not None:
+        return ex.judge_raw(raw, case)
     scalar = ex.shape == ()
     value, dtype, finding = _as_array(raw, scalar)
     if finding is not None:
@@ -629,6 +680,52 @@ def _judge_simplex_etf(value: np.ndarray, case: _Case) -> Optional[_Finding]:
         return _Finding("etf_not_centred", "the rows are unit vectors but do not sum to zero: a simplex ETF is centred, "
                         "and that is what makes its common cosine as negative as possible")
     return _Finding("etf_not_equiangular", "the rows are unit vectors summing to zero, but the angles between pairs differ")
+
+
+def _judge_terminal_phase(raw: Any, case: _Case) -> Optional[_Finding]:
+    """An epoch (any real type, or a one-element array) or None; the mistakes in ``_TPT_VARIANTS`` named."""
+    expected, epochs, acc = case.data["expected"], case.data["epochs"], case.data["acc"]
+    if raw is None:
+        if expected is None:
+            return None
+        return _Finding("returned_none", "your function returned None, but training accuracy reaches 1.0 in this case "
+                        "(train_acc holds fractions between 0 and 1, not percentages; and check that you `return` "
+                        "the epoch)")
+    value, _, finding = _as_array(raw, scalar=True)
+    if finding is not None:
+        if finding.code == "wrong_type":
+            return _Finding("wrong_type", finding.message.split(";")[0] + "; return an epoch (an int) or None")
+        return finding
+    if value.size == 0:
+        if expected is None:
+            return _Finding("tpt_not_none_when_never", "your function returned an empty array; when training accuracy "
+                            "never reaches 1.0, return None")
+        return _Finding("wrong_shape", "your function returned an empty array; return the epoch, a single int")
+    if value.size != 1:
+        return _Finding("wrong_shape", f"expected a single epoch, got {value.size} numbers: return only the first "
+                        "epoch with training accuracy 1.0")
+    v = float(value.reshape(()))
+    if expected is not None and v == expected:
+        return None
+    for mistake in _TPT_VARIANTS:
+        alt = mistake.compute(case)
+        if alt is not None and alt != expected and v == alt:
+            return _Finding(mistake.code, mistake.message)
+    if expected is None:
+        return _Finding("tpt_not_none_when_never", "training accuracy never reaches 1.0 in this case, so the terminal "
+                        "phase never starts: return None, not a number standing for 'never' (such as -1, 0 or NaN)")
+    at = np.flatnonzero(epochs == v)
+    if at.size == 0:
+        return _Finding("not_a_measured_epoch", "the value is not one of the measured epochs: return an entry of "
+                        "`epochs`")
+    if acc[at[0]] < 1.0:
+        return _Finding("tpt_threshold_below_one", "training accuracy at the epoch you returned is below 1.0 (as with "
+                        "a tolerance such as train_acc > 0.99): the terminal phase starts at zero training error, "
+                        "the first epoch where train_acc == 1.0 exactly")
+    if v > expected:
+        return _Finding("tpt_not_first", "training accuracy is 1.0 at the epoch you returned, but it is not the first "
+                        "such epoch")
+    return _Finding("wrong_value", "that is not the first measured epoch with training accuracy 1.0")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -824,6 +921,50 @@ _NC4_VARIANTS = (
 )
 
 
+def _tpt_index(case: _Case, shift: int) -> Optional[int]:
+    hit = np.flatnonzero(case.data["acc"] == 1.0)
+    return int(hit[0]) + shift if hit.size else None
+
+
+def _tpt_last(case: _Case) -> Optional[int]:
+    hit = np.flatnonzero(case.data["acc"] == 1.0)
+    return int(case.data["epochs"][hit[-1]]) if hit.size else None
+
+
+def _tpt_final_streak(case: _Case) -> Optional[int]:
+    """The first epoch from which training accuracy stays at 1.0 until the end (None if it ends below 1.0)."""
+    below = np.flatnonzero(case.data["acc"] < 1.0)
+    start = int(below[-1]) + 1 if below.size else 0
+    return int(case.data["epochs"][start]) if start < len(case.data["epochs"]) else None
+
+
+def _if_never(case: _Case, value: Callable[[], int]) -> Optional[int]:
+    return int(value()) if case.data["expected"] is None else None
+
+
+_TPT_VARIANTS = (
+    _m("tpt_index_not_epoch", "looks like the position i of the first epoch at 1.0 in the arrays, not the epoch "
+       "itself: return epochs[i]", lambda c: _tpt_index(c, 0)),
+    _m("tpt_index_not_epoch", "looks like the position in the arrays plus one, which is the epoch only when every "
+       "epoch from 1 on was measured (the paper measured at log-spaced epochs): return epochs[i]",
+       lambda c: _tpt_index(c, 1)),
+    _m("tpt_last_epoch_at_one", "looks like the last epoch with training accuracy 1.0; the terminal phase starts at the "
+       "first one (a loop without `break`?)", _tpt_last),
+    _m("tpt_start_of_last_streak", "looks like the epoch from which training accuracy stays at 1.0 until the end; the "
+       "terminal phase starts at the first epoch with accuracy 1.0, even if a later epoch dips below it",
+       _tpt_final_streak),
+    _m("tpt_argmax_all_false", "training accuracy never reaches 1.0 here, so return None; you returned the first "
+       "epoch, which is what epochs[np.argmax(train_acc == 1)] gives when no entry is True (np.argmax of an "
+       "all-False array is 0): check that some epoch reaches 1.0 first",
+       lambda c: _if_never(c, lambda: c.data["epochs"][0])),
+    _m("tpt_not_none_when_never", "looks like the epoch of the highest training accuracy; here it never reaches 1.0, "
+       "so there is no terminal phase: return None",
+       lambda c: _if_never(c, lambda: c.data["epochs"][np.argmax(c.data["acc"])])),
+    _m("tpt_not_none_when_never", "looks like the last measured epoch; training accuracy never reaches 1.0 here, so "
+       "there is no terminal phase: return None", lambda c: _if_never(c, lambda: c.data["epochs"][-1])),
+)
+
+
 # ----------------------------------------------------------------------------------------------
 # The registry
 # ----------------------------------------------------------------------------------------------
@@ -997,6 +1138,20 @@ def _registry() -> dict[str, Exercise]:
             shape_hints=(_ShapeHint(("N",), "wrong_shape", "one value per sample; NC4 is the fraction of samples where "
                                     "the decisions differ"),),
         ),
+        Exercise(
+            name="terminal_phase_start",
+            signature="terminal_phase_start(epochs, train_acc) -> int or None",
+            description="The first measured epoch at which the training accuracy is 1.0 (zero training error), or "
+                        "None if there is none. epochs: (E,) int array of the measured epochs, strictly increasing "
+                        "(as history['epoch']); train_acc: (E,) float array, the training accuracy at each, a "
+                        "fraction in [0, 1] (as history['train_acc']).",
+            arg_names=("epochs", "train_acc"),
+            make_cases=_tpt_cases,
+            reference=lambda c: c.data["expected"],
+            variants=_TPT_VARIANTS,
+            judge_raw=_judge_terminal_phase,
+            other_codes=("tpt_threshold_below_one", "tpt_not_first", "not_a_measured_epoch"),
+        ),
     ]
     return {ex.name: ex for ex in exercises}
 
@@ -1107,7 +1262,8 @@ def check(name: str, answer: Any, *, quiet: bool = False) -> CheckResult:
     answer : callable
         The student's function, called as the exercise's signature says with numpy arrays
         (features float64, labels int64) or ints. It may return numpy arrays, torch tensors,
-        lists or numbers. Each call gets its own copies of the hidden inputs.
+        lists or numbers (or None, where the exercise asks for it). Each call gets its own
+        copies of the hidden inputs.
     quiet : bool, default False
         Do not print the verdict (for graders, who read the returned result).
 

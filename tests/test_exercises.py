@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from ncedu import History
 from ncedu.exercises import EXERCISES, CheckResult, check, list_exercises
 
 torch.set_num_threads(1)
@@ -91,6 +92,11 @@ def good_nc4(H, y, W, b):
     return np.mean(np.argmax(H @ W.T + b, axis=1) != _ncc(H, y))
 
 
+def good_terminal_phase_start(epochs, train_acc):
+    hit = np.flatnonzero(train_acc == 1.0)
+    return int(epochs[hit[0]]) if hit.size else None
+
+
 GOOD = {
     "class_means": good_class_means,
     "global_mean": good_global_mean,
@@ -103,6 +109,7 @@ GOOD = {
     "nc2_equiangularity": good_nc2_equiangularity,
     "nc3": good_nc3,
     "nc4": good_nc4,
+    "terminal_phase_start": good_terminal_phase_start,
 }
 
 
@@ -153,6 +160,30 @@ def test_other_correct_formulations_pass():
     assert _quiet("simplex_etf", etf_rotated).passed
     assert _quiet("nc4", lambda *a: np.array([good_nc4(*a)])).passed
     assert _quiet("class_means", lambda H, y: _means(H, y).tolist()).passed
+
+
+def test_other_correct_terminal_phase_answers_pass():
+    def loop_with_break(epochs, train_acc):
+        for e, a in zip(epochs, train_acc):
+            if a >= 1.0:
+                return e  # a numpy integer
+        return None
+
+    def from_history(epochs, train_acc):  # the book's own History.terminal_phase_start
+        h = History()
+        for e, a in zip(epochs, train_acc):
+            h.append(epoch=int(e), train_acc=float(a))
+        return h.terminal_phase_start()
+
+    def as_torch(epochs, train_acc):
+        e = good_terminal_phase_start(epochs, train_acc)
+        return None if e is None else torch.tensor([e])
+
+    assert _quiet("terminal_phase_start", loop_with_break).passed
+    assert _quiet("terminal_phase_start", from_history).passed
+    assert _quiet("terminal_phase_start", as_torch).passed
+    assert _quiet("terminal_phase_start", lambda e, a: (lambda t: None if t is None else float(t))(
+        good_terminal_phase_start(e, a))).passed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -252,6 +283,40 @@ def test_wrong_shapes_are_explained(name, answer, code, words):
     r = _quiet(name, answer)
     assert r.status == "failed" and r.mistake == code, r.message
     assert words in r.message
+
+
+@pytest.mark.parametrize(
+    "answer, code, words",
+    [
+        (lambda e, a: None, "returned_none", "not percentages"),
+        (lambda e, a: bool(np.any(a == 1)), "wrong_type", "an int) or None"),
+        (lambda e, a: str(good_terminal_phase_start(e, a)), "wrong_type", "an int) or None"),
+        (lambda e, a: e[a == 1], "wrong_shape", "only the first epoch"),
+        (lambda e, a: e[a == 1][:1] if np.any(a == 1) else np.array([], dtype=int), "tpt_not_none_when_never",
+         "empty array"),
+    ],
+)
+def test_terminal_phase_answers_of_the_wrong_kind_are_explained(answer, code, words):
+    r = _quiet("terminal_phase_start", answer)
+    assert r.status == "failed" and r.mistake == code, r.message
+    assert words in r.message
+
+
+def test_terminal_phase_cases_cover_never_dips_first_epoch_and_sparse_epochs():
+    cases = EXERCISES["terminal_phase_start"].cases()
+    expected = [good_terminal_phase_start(*c.args) for c in cases]
+    assert None in expected and any(e is not None for e in expected)
+    for c, e in zip(cases, expected):
+        epochs, acc = c.args
+        assert epochs.dtype == np.int64 and acc.dtype == np.float64 and np.all(np.diff(epochs) > 0)
+        assert np.all((0 <= acc) & (acc <= 1))
+    firsts = [c.args[0][0] for c, e in zip(cases, expected) if e is not None and e == c.args[0][0]]
+    assert firsts, "a case where the terminal phase starts at the first measured epoch"
+    dips = [c for c, e in zip(cases, expected) if e is not None and np.any(c.args[1][c.args[0] > e] < 1)]
+    assert dips, "a case where training accuracy dips below 1.0 after reaching it"
+    assert any(not np.array_equal(c.args[0], np.arange(1, len(c.args[0]) + 1)) for c in cases)
+    near = [c for c in cases if np.any((c.args[1] > 0.99) & (c.args[1] < 1))]
+    assert near, "accuracies just below 1.0, which a tolerance would count"
 
 
 def test_not_finite_answer_is_named():
@@ -452,6 +517,24 @@ MISTAKES = [
      "nc4_ncc_centred_means"),
     ("nc4", lambda H, y, W, b: np.mean(np.argmax(H @ W.T + b, 1) != np.argmax(H @ _means(H, y).T, 1)), "nc4_ncc_by_inner_product"),
     ("nc4", lambda H, y, W, b: np.mean(np.argmin(H @ W.T + b, 1) != _ncc(H, y)), "nc4_network_argmin"),
+    # start of the terminal phase
+    ("terminal_phase_start", lambda e, a: int(np.argmax(a == 1)) if np.any(a == 1) else None, "tpt_index_not_epoch"),
+    ("terminal_phase_start", lambda e, a: int(np.argmax(a == 1)) + 1 if np.any(a == 1) else None, "tpt_index_not_epoch"),
+    ("terminal_phase_start", lambda e, a: int(e[a == 1][-1]) if np.any(a == 1) else None, "tpt_last_epoch_at_one"),
+    ("terminal_phase_start", lambda e, a: next((int(e[i]) for i in range(len(a)) if np.all(a[i:] == 1)), None),
+     "tpt_start_of_last_streak"),
+    ("terminal_phase_start", lambda e, a: int(e[np.argmax(a == 1)]), "tpt_argmax_all_false"),
+    ("terminal_phase_start", lambda e, a: int(e[np.argmax(a)]), "tpt_not_none_when_never"),
+    ("terminal_phase_start", lambda e, a: good_terminal_phase_start(e, a) or -1, "tpt_not_none_when_never"),
+    ("terminal_phase_start", lambda e, a: good_terminal_phase_start(e, a) or 0, "tpt_not_none_when_never"),
+    ("terminal_phase_start", lambda e, a: good_terminal_phase_start(e, a) or float("nan"), "tpt_not_none_when_never"),
+    ("terminal_phase_start", lambda e, a: good_terminal_phase_start(e, a) or int(e[-1]), "tpt_not_none_when_never"),
+    ("terminal_phase_start", lambda e, a: next((int(x) for x, y in zip(e, a) if y > 0.99), None), "tpt_threshold_below_one"),
+    ("terminal_phase_start", lambda e, a: next((int(x) for x, y in zip(e, a) if y >= 0.999), None),
+     "tpt_threshold_below_one"),
+    ("terminal_phase_start", lambda e, a: next((int(x) for x, y in zip(e[1:], a[1:]) if y == 1), None), "tpt_not_first"),
+    ("terminal_phase_start", lambda e, a: (lambda t: None if t is None else t + 1)(good_terminal_phase_start(e, a)),
+     "not_a_measured_epoch"),
 ]
 
 
