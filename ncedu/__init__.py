@@ -9,7 +9,7 @@ book's chapters run.
 inside the functions that need them.
 """
 
-from . import data, exercises, experiments, models
+from . import data, exercises, experiments, models, theory
 from .geometry import etf_gram, pairwise_cosines, simplex_etf
 from .metrics import (
     METRIC_NAMES,
@@ -47,6 +47,7 @@ __all__ = [
     "exercises",
     "experiments",
     "models",
+    "theory",
     "class_means",
     "etf_gram",
     "global_mean",
