@@ -9,7 +9,7 @@ book's chapters run.
 inside the functions that need them.
 """
 
-from . import data, exercises, experiments, models, theory
+from . import data, exercises, experiments, models
 from .geometry import etf_gram, pairwise_cosines, simplex_etf
 from .metrics import (
     METRIC_NAMES,
@@ -29,8 +29,8 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    """``ncedu.viz`` and ``ncedu.widgets`` are imported on first use (they pull in matplotlib's pyplot)."""
-    if name in ("viz", "widgets"):
+    """``ncedu.theory``, ``ncedu.viz`` and ``ncedu.widgets`` are imported on first use (scipy, pyplot)."""
+    if name in ("theory", "viz", "widgets"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

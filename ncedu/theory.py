@@ -38,8 +38,6 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
-from scipy.optimize import nnls
-from scipy.special import expit
 
 from ._validation import as_tensor, check_features, check_labels, check_num_classes
 
@@ -58,6 +56,21 @@ __all__ = [
 # Input helpers
 # ----------------------------------------------------------------------------------------------
 
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function 1 / (1 + e^{-x}), computed without overflow for large |x|."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _scipy_nnls():
+    """scipy's non-negative least squares, imported on use (scipy is an optional dependency)."""
+    try:
+        from scipy.optimize import nnls
+    except ImportError:
+        raise ImportError("max_margin_direction needs scipy: pip install scipy") from None
+    return nnls
 
 def _matrix(x: Any, name: str) -> np.ndarray:
     """A validated (N, d) float64 numpy copy of ``x``."""
@@ -356,7 +369,7 @@ def gradient_descent_logistic(
     j = 0
     for t in range(1, steps + 1):
         m = Z @ w
-        w = w + (lr / N) * (expit(-m) @ Z)
+        w = w + (lr / N) * (_sigmoid(-m) @ Z)
         if t == rec[j]:
             nrm = float(np.linalg.norm(w))
             dirs.append(w / nrm if nrm > 0 else np.full_like(w, np.nan))
@@ -425,7 +438,7 @@ def max_margin_direction(X: Any, y: Any) -> tuple[np.ndarray, float]:
     E = np.vstack([Gs.T, np.ones((1, N))])  # (d + 1, N)
     f = np.zeros(d + 1)
     f[d] = 1.0
-    u, _ = nnls(E, f, maxiter=max(50 * N, 1000))
+    u, _ = _scipy_nnls()(E, f, maxiter=max(50 * N, 1000))
     r = E @ u - f
     not_separable = (
         "the data are not linearly separable by a hyperplane through the origin (no w with y_i w.x_i > 0 "

@@ -48,3 +48,12 @@ def test_pip_installs_ncedu_from_a_git_url(tmp_path):
     installed, checks = out.stdout.strip().splitlines()
     assert installed.startswith(str(target)), installed
     assert checks == "True True True"
+
+
+def test_importing_ncedu_needs_none_of_the_optional_packages():
+    # Colab's minimal set (torch, numpy, matplotlib) must be enough for `import ncedu`:
+    # scipy (theory), scikit-learn (digits), ipywidgets (widgets) are imported on use only.
+    code = "import sys, ncedu; print(sorted(m for m in ('scipy', 'sklearn', 'ipywidgets') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
