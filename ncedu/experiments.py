@@ -105,7 +105,6 @@ def _build_model(cfg: Mapping[str, Any], in_shape: torch.Size, num_classes: int)
 
 def _load_data(cfg: Mapping[str, Any]):
     name = cfg["dataset"]
-    kwargs: dict[str, Any] = {}
     if name == "gaussian":
         kwargs = {k: cfg[k] for k in ("num_classes", "dim", "separation") if k in cfg}
     else:
