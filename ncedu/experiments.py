@@ -60,7 +60,8 @@ FLAGSHIP: dict[str, Any] = {
 #: class means span a plane and their simplex is a triangle that can be drawn as it is.
 TEASER: dict[str, Any] = {**FLAGSHIP, "classes": [0, 1, 8]}
 
-_KNOWN_KEYS = set(FLAGSHIP) | {"classes", "num_classes", "dim", "separation", "feature_dim", "lr_milestones", "measure_epochs"}
+_KNOWN_KEYS = set(FLAGSHIP) | {"classes", "num_classes", "dim", "separation", "feature_dim", "lr_milestones", "measure_epochs",
+                                  "samples_per_class"}
 
 
 def cache_dir() -> Path:
@@ -122,7 +123,10 @@ def run(config: Mapping[str, Any], *, cache: bool = True, progress: bool = True,
 
     ``config`` keys: those of :data:`FLAGSHIP` (any may be omitted to take its value there), plus
     ``num_classes``, ``dim``, ``separation`` for the Gaussian-mixture dataset, ``feature_dim`` for
-    the ConvNet, and ``lr_milestones``/``measure_epochs`` passed to :func:`ncedu.train`.
+    the ConvNet, and ``lr_milestones``/``measure_epochs``/``samples_per_class`` passed to
+    :func:`ncedu.train` (``samples_per_class`` equal to ``per_class`` records every training
+    feature at every measured epoch, for analyses that need the whole training set, such as the
+    Webb–Lowe classifier of chapter 7).
     """
     unknown = set(config) - _KNOWN_KEYS
     if unknown:
@@ -150,6 +154,7 @@ def run(config: Mapping[str, Any], *, cache: bool = True, progress: bool = True,
         lr_milestones=cfg.get("lr_milestones"),
         measure_epochs=cfg.get("measure_epochs"),
         num_measurements=cfg["num_measurements"],
+        samples_per_class=cfg.get("samples_per_class", 20),
         device=device,
         progress=progress,
         config={"experiment": cfg},

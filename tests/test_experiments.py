@@ -58,3 +58,13 @@ def test_the_flagship_configuration_uses_the_papers_dataset_and_recipe():
     f = experiments.FLAGSHIP
     assert f["dataset"] == "fashion-mnist" and f["momentum"] == 0.9 and f["batch_size"] == 128
     assert experiments.cache_path(f).name.startswith("fashion-mnist-mlp-")
+
+
+def test_samples_per_class_equal_to_per_class_records_every_training_feature():
+    h = experiments.run({**TINY, "samples_per_class": 30}, progress=False)
+    assert h["sample_features"].shape[1:] == (90, 16)
+    assert np.bincount(h.sample_labels).tolist() == [30, 30, 30]
+    # the default keeps 20 per class, and the extra key leaves the default run's cache name alone
+    assert experiments.run(TINY, progress=False)["sample_features"].shape[1] == 60
+    assert experiments.cache_path({**experiments.FLAGSHIP, **TINY}) != experiments.cache_path(
+        {**experiments.FLAGSHIP, **TINY, "samples_per_class": 30})
