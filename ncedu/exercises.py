@@ -14,7 +14,9 @@ A chapter asks the reader to write a small function, then checks it in the next 
 and every reader sees the same ones: balanced and imbalanced classes, features far from the
 origin, several numbers of classes ``C`` and dimensions ``p``, and small edge cases such as
 ``C = 2``. It compares each answer with ``ncedu``'s own implementation (:func:`ncedu.measure`,
-:func:`ncedu.class_means`, :func:`ncedu.etf_gram`, ...) to a relative tolerance of ``1e-6``.
+:func:`ncedu.class_means`, :func:`ncedu.etf_gram`, ...; the exercises of the theory chapters
+7–9 live in ``ncedu/_exercises_theory.py`` with plain-numpy references) to a relative
+tolerance of ``1e-6``.
 On the first wrong answer it says which property is violated (a wrong shape, a matrix that is
 not symmetric, a value that is not finite, ...) and, when the answer matches a common mistake
 (NC1 without the division by ``C``, ``Sigma_W`` centred at the global mean, a biased standard
@@ -33,7 +35,8 @@ Graders read the returned :class:`CheckResult`; ``quiet=True`` prints nothing::
 them, and ``EXERCISES[name].mistakes`` lists the mistake codes each one recognises. The
 student's function receives numpy arrays (features ``(N, p)`` float64, labels ``(N,)`` int64;
 for ``terminal_phase_start``, measured epochs ``(E,)`` int64 and training accuracies ``(E,)``
-float64) or ints, and may return numpy arrays, torch tensors, lists, Python or numpy numbers
+float64; for ``logistic_gradient`` and ``normalized_margin`` of chapter 8, samples ``(N, d)``,
+labels ``(N,)`` float64 in {-1, +1} and weights ``(d,)``) or ints, and may return numpy arrays, torch tensors, lists, Python or numpy numbers
 (and None, where the exercise asks for it: ``terminal_phase_start`` of a run that never
 reaches zero training error).
 """
@@ -1153,6 +1156,9 @@ def _registry() -> dict[str, Exercise]:
             other_codes=("tpt_threshold_below_one", "tpt_not_first", "not_a_measured_epoch"),
         ),
     ]
+    from ._exercises_theory import theory_exercises  # chapters 7-9; imports this module's machinery
+
+    exercises += theory_exercises()
     return {ex.name: ex for ex in exercises}
 
 

@@ -97,6 +97,33 @@ def good_terminal_phase_start(epochs, train_acc):
     return int(epochs[hit[0]]) if hit.size else None
 
 
+def good_webb_lowe_weights(H, y):
+    C = int(y.max()) + 1
+    T = H - H.mean(axis=0)
+    M = _means(H, y) - H.mean(axis=0)
+    return M @ np.linalg.pinv(T.T @ T / len(H)) / C
+
+
+def good_logistic_gradient(X, y, w):
+    m = y * (X @ w)
+    return -(y / (1 + np.exp(m))) @ X / len(X)
+
+
+def good_normalized_margin(X, y, w):
+    return np.min(y * (X @ w)) / np.linalg.norm(w)
+
+
+def _softmax(Z):
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def good_cross_entropy_feature_gradient(H, y, W, b):
+    P = _softmax(H @ W.T + b)
+    P[np.arange(len(y)), y] -= 1.0
+    return P @ W
+
+
 GOOD = {
     "class_means": good_class_means,
     "global_mean": good_global_mean,
@@ -110,6 +137,10 @@ GOOD = {
     "nc3": good_nc3,
     "nc4": good_nc4,
     "terminal_phase_start": good_terminal_phase_start,
+    "webb_lowe_weights": good_webb_lowe_weights,
+    "logistic_gradient": good_logistic_gradient,
+    "normalized_margin": good_normalized_margin,
+    "cross_entropy_feature_gradient": good_cross_entropy_feature_gradient,
 }
 
 
@@ -160,6 +191,70 @@ def test_other_correct_formulations_pass():
     assert _quiet("simplex_etf", etf_rotated).passed
     assert _quiet("nc4", lambda *a: np.array([good_nc4(*a)])).passed
     assert _quiet("class_means", lambda H, y: _means(H, y).tolist()).passed
+
+
+def test_other_correct_answers_to_the_theory_exercises_pass():
+    # Proposition 1 as the least-squares problem it solves, with a bias column; the library's own
+    # classifier; pinv for Hermitian matrices and in torch; loops over samples for the gradients
+    from ncedu import theory
+
+    def webb_lowe_lstsq(H, y):
+        A = np.c_[H, np.ones(len(H))]
+        return np.linalg.lstsq(A, np.eye(int(y.max()) + 1)[y], rcond=None)[0][:-1].T
+
+    def webb_lowe_torch(H, y):
+        Ht, T = torch.from_numpy(H), torch.from_numpy(H - H.mean(0))
+        M = torch.from_numpy(_means(H, y)) - Ht.mean(0)
+        return M @ torch.linalg.pinv(T.T @ T / len(H), hermitian=True) / M.shape[0]
+
+    def logistic_loop(X, y, w):
+        g = np.zeros_like(w)
+        for x, label in zip(X, y):
+            g -= label * x * np.exp(-label * x @ w) / (1 + np.exp(-label * x @ w))
+        return g / len(X)
+
+    def logistic_autograd(X, y, w):
+        wt = torch.tensor(w, requires_grad=True)
+        torch.nn.functional.softplus(-torch.from_numpy(y) * (torch.from_numpy(X) @ wt)).mean().backward()
+        return wt.grad
+
+    def ce_autograd(H, y, W, b):
+        Ht = torch.tensor(H, requires_grad=True)
+        loss = torch.nn.functional.cross_entropy(Ht @ torch.from_numpy(W).T + torch.from_numpy(b),
+                                                 torch.from_numpy(y), reduction="sum")
+        loss.backward()
+        return Ht.grad
+
+    def ce_naive_softmax(H, y, W, b):  # no max-subtraction: the hidden logits are moderate
+        P = np.exp(H @ W.T + b)
+        P /= P.sum(axis=1, keepdims=True)
+        return (P - np.eye(len(b))[y]) @ W
+
+    assert _quiet("webb_lowe_weights", webb_lowe_lstsq).passed
+    assert _quiet("webb_lowe_weights", lambda H, y: theory.webb_lowe_classifier(H, y)[0]).passed
+    assert _quiet("webb_lowe_weights", webb_lowe_torch).passed
+    assert _quiet("logistic_gradient", logistic_loop).passed
+    assert _quiet("logistic_gradient", logistic_autograd).passed
+    assert _quiet("normalized_margin", lambda X, y, w: theory.margin(X, y, w)).passed
+    assert _quiet("normalized_margin", lambda X, y, w: [good_normalized_margin(X, y, w)]).passed
+    assert _quiet("cross_entropy_feature_gradient", ce_autograd).passed
+    assert _quiet("cross_entropy_feature_gradient", ce_naive_softmax).passed
+
+
+def test_the_theory_cases_cover_what_their_exercises_are_about():
+    wl = EXERCISES["webb_lowe_weights"].cases()
+    for c in wl:  # balanced, as Proposition 1 assumes; labels not sorted
+        assert len(set(np.bincount(c.args[1]))) == 1 and np.any(np.diff(c.args[1]) < 0)
+    ranks = [np.linalg.matrix_rank(np.cov(c.args[0].T, bias=True)) for c in wl]
+    assert any(r < c.dims["p"] for r, c in zip(ranks, wl)) and any(r == c.dims["p"] for r, c in zip(ranks, wl))
+    margins = [good_normalized_margin(*c.args) for c in EXERCISES["normalized_margin"].cases()]
+    assert min(margins) < 0 < max(margins)
+    for c in EXERCISES["logistic_gradient"].cases():
+        X, y, w = c.args
+        assert set(np.unique(y)) == {-1.0, 1.0} and np.abs(X @ w).max() < 40
+    for c in EXERCISES["cross_entropy_feature_gradient"].cases():
+        H, y, W, b = c.args
+        assert np.abs(H @ W.T + b).max() < 40 and len(np.unique(y)) == len(b)
 
 
 def test_other_correct_terminal_phase_answers_pass():
@@ -275,6 +370,16 @@ def test_returning_a_string_is_a_wrong_type():
         ("between_class_covariance", lambda H, y: (lambda M: M @ M.T / len(M))(_means(H, y) - H.mean(0)),
          "outer_product_transposed", "M M^T"),
         ("nc1", lambda H, y: good_within(H, y), "wrong_shape", "single number"),
+    ("webb_lowe_weights", lambda H, y: np.linalg.pinv(np.cov(H.T, bias=True)), "wrong_shape", "one row per class"),
+    ("logistic_gradient", lambda X, y, w: np.log1p(np.exp(-y * (X @ w))), "wrong_shape", "one entry per weight"),
+    ("logistic_gradient", lambda X, y, w: -(y / (1 + np.exp(y * (X @ w))))[:, None] * X, "wrong_shape", "mean"),
+    ("normalized_margin", lambda X, y, w: y * (X @ w) / np.linalg.norm(w), "wrong_shape", "smallest"),
+    ("cross_entropy_feature_gradient", lambda H, y, W, b: (_softmax(H @ W.T + b) - np.eye(len(b))[y]).T @ H,
+     "ce_grad_with_respect_to_W", "with respect to W"),
+    ("cross_entropy_feature_gradient", lambda H, y, W, b: good_cross_entropy_feature_gradient(H, y, W, b).sum(0),
+     "wrong_shape", "one row per sample"),
+    ("cross_entropy_feature_gradient", lambda H, y, W, b: _softmax(H @ W.T + b) - np.eye(len(b))[y],
+     "ce_grad_with_respect_to_logits", "chain rule"),
         ("nc2_equinorm", lambda M: np.linalg.norm(M, axis=1), "wrong_shape", "one value per class"),
         ("simplex_etf", lambda C, p: good_simplex_etf(C, p).T, "transposed", "transposed"),
     ],
@@ -517,6 +622,51 @@ MISTAKES = [
      "nc4_ncc_centred_means"),
     ("nc4", lambda H, y, W, b: np.mean(np.argmax(H @ W.T + b, 1) != np.argmax(H @ _means(H, y).T, 1)), "nc4_ncc_by_inner_product"),
     ("nc4", lambda H, y, W, b: np.mean(np.argmin(H @ W.T + b, 1) != _ncc(H, y)), "nc4_network_argmin"),
+    # Proposition 1: the Webb-Lowe classifier
+    ("webb_lowe_weights", lambda H, y: good_webb_lowe_weights(H, y) * (y.max() + 1), "wl_missing_div_C"),
+    ("webb_lowe_weights", lambda H, y: good_webb_lowe_weights(H, y) * (y.max() + 1) / len(H), "wl_divided_by_N"),
+    ("webb_lowe_weights", lambda H, y: (_means(H, y) - H.mean(0)) @ np.linalg.pinv(good_within(H, y)) / (y.max() + 1),
+     "wl_uses_sigma_w"),
+    ("webb_lowe_weights", lambda H, y: (_means(H, y) - H.mean(0)) @ np.linalg.pinv(good_between(H, y)) / (y.max() + 1),
+     "wl_uses_sigma_b"),
+    ("webb_lowe_weights", lambda H, y: (_means(H, y) - H.mean(0)) @ np.linalg.pinv(H.T @ H / len(H)) / (y.max() + 1),
+     "wl_sigma_t_not_centred"),
+    ("webb_lowe_weights", lambda H, y: (_means(H, y) - H.mean(0)) @ np.linalg.pinv(np.cov(H.T)) / (y.max() + 1),
+     "wl_sigma_t_divided_by_n_minus_1"),
+    ("webb_lowe_weights", lambda H, y: _means(H, y) @ np.linalg.pinv(np.cov(H.T, bias=True)) / (y.max() + 1),
+     "wl_uncentred_means"),
+    ("webb_lowe_weights", lambda H, y: (_means(H, y) - H.mean(0)) @ np.cov(H.T, bias=True) / (y.max() + 1),
+     "wl_no_inverse"),
+    ("webb_lowe_weights", lambda H, y: good_webb_lowe_weights(H, y).T, "transposed"),
+    ("webb_lowe_weights", lambda H, y: (_means(H, y) - H.mean(0)) @ np.linalg.pinv(np.cov(H.T, bias=True), rcond=1e-40)
+     / (y.max() + 1), "wl_plain_inverse"),
+    # Proposition 2: the logistic loss and the margin
+    ("logistic_gradient", lambda X, y, w: good_logistic_gradient(X, y, w) * len(X), "logistic_grad_sum_not_mean"),
+    ("logistic_gradient", lambda X, y, w: (y / (1 + np.exp(y * (X @ w)))) @ X / len(X), "logistic_grad_ascent"),
+    ("logistic_gradient", lambda X, y, w: -(y / (1 + np.exp(-y * (X @ w)))) @ X / len(X), "logistic_grad_wrong_sigmoid"),
+    ("logistic_gradient", lambda X, y, w: -(1 / (1 + np.exp(y * (X @ w)))) @ X / len(X), "logistic_grad_missing_label"),
+    ("logistic_gradient", lambda X, y, w: -(y / (1 + np.exp(X @ w))) @ X / len(X), "logistic_grad_margin_without_label"),
+    ("logistic_gradient", lambda X, y, w: -(y * np.exp(-y * (X @ w))) @ X / len(X), "logistic_grad_exponential_loss"),
+    ("normalized_margin", lambda X, y, w: np.min(y * (X @ w)), "margin_not_normalised"),
+    ("normalized_margin", lambda X, y, w: np.min(y * (X @ w)) / (w @ w), "margin_divided_by_squared_norm"),
+    ("normalized_margin", lambda X, y, w: np.min(np.abs(X @ w)) / np.linalg.norm(w), "margin_ignores_labels"),
+    ("normalized_margin", lambda X, y, w: np.min(X @ w) / np.linalg.norm(w), "margin_missing_labels"),
+    ("normalized_margin", lambda X, y, w: np.mean(y * (X @ w)) / np.linalg.norm(w), "margin_mean_not_min"),
+    ("normalized_margin", lambda X, y, w: np.argmin(y * (X @ w)), "margin_returned_index"),
+    # chapter 9: the pull of cross-entropy on a feature
+    ("cross_entropy_feature_gradient", lambda H, y, W, b: good_cross_entropy_feature_gradient(H, y, W, b) / len(H),
+     "ce_grad_divided_by_N"),
+    ("cross_entropy_feature_gradient", lambda H, y, W, b: -good_cross_entropy_feature_gradient(H, y, W, b),
+     "ce_grad_wrong_sign"),
+    ("cross_entropy_feature_gradient", lambda H, y, W, b: _softmax(H @ W.T + b) @ W, "ce_grad_missing_onehot"),
+    ("cross_entropy_feature_gradient", lambda H, y, W, b: good_cross_entropy_feature_gradient(H, y, W, 0 * b),
+     "ce_grad_ignores_bias"),
+    ("cross_entropy_feature_gradient", lambda H, y, W, b: (H @ W.T + b - np.eye(len(b))[y]) @ W,
+     "ce_grad_logits_not_softmax"),
+    ("cross_entropy_feature_gradient", lambda H, y, W, b: (_softmax((H @ W.T + b).T).T - np.eye(len(b))[y]) @ W,
+     "ce_grad_softmax_over_samples"),
+    ("cross_entropy_feature_gradient", lambda H, y, W, b: good_cross_entropy_feature_gradient(H, y, W, b)
+     + np.linalg.svd(W)[2][-1] * (W.shape[0] < W.shape[1]), "ce_grad_not_in_row_space"),
     # start of the terminal phase
     ("terminal_phase_start", lambda e, a: int(np.argmax(a == 1)) if np.any(a == 1) else None, "tpt_index_not_epoch"),
     ("terminal_phase_start", lambda e, a: int(np.argmax(a == 1)) + 1 if np.any(a == 1) else None, "tpt_index_not_epoch"),
@@ -550,6 +700,7 @@ def test_common_mistake_is_named(name, answer, code):
 OTHER_TESTED_CODES = {
     "transposed", "wrong_shape", "wrong_axis", "outer_product_transposed", "not_symmetric",
     "etf_gram_offdiagonal_not_constant", "etf_not_equiangular", "nc1_plain_inverse",
+    "ce_grad_with_respect_to_W", "ce_grad_with_respect_to_logits",
 }
 
 
@@ -565,6 +716,15 @@ def test_nc1_plain_inverse_that_raises_linalg_error_gets_the_hint():
 
     r = _quiet("nc1", singular)
     assert r.status == "error" and r.mistake == "nc1_plain_inverse" and "pseudo-inverse" in r.message
+
+
+def test_webb_lowe_with_a_plain_inverse_of_a_singular_sigma_t_gets_the_hint():
+    def plain_inverse(H, y):
+        T = H - H.mean(0)
+        return (_means(H, y) - H.mean(0)) @ np.linalg.inv(T.T @ T / len(H)) / (y.max() + 1)
+
+    r = _quiet("webb_lowe_weights", plain_inverse)
+    assert r.mistake == "wl_plain_inverse" and "pseudo-inverse" in r.message and r.cases_passed >= 1
 
 
 def test_mistake_messages_say_what_went_wrong_in_words():

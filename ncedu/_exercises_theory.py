@@ -1,0 +1,372 @@
+"""The exercises of the theory chapters (7–9), built on the machinery of :mod:`ncedu.exercises`.
+
+* ``webb_lowe_weights`` (chapter 7): ``W = (1/C) M Sigma_T^+`` (Proposition 1 of Papyan, Han &
+  Donoho 2020, after Webb & Lowe 1990), in ncedu's row convention.
+* ``logistic_gradient`` and ``normalized_margin`` (chapter 8): the two quantities behind
+  Proposition 2 (Soudry et al. 2018).
+* ``cross_entropy_feature_gradient`` (chapter 9): ``W^T (softmax(W h + b) - e_y)``, the pull of
+  cross-entropy on a feature.
+
+Every reference and every wrong variant here is plain numpy, independent of the library code the
+chapters use (:mod:`ncedu.theory`), so a checker cannot agree with a bug there.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from .exercises import (
+    Exercise,
+    _Case,
+    _close,
+    _cov,
+    _Finding,
+    _labelled_data,
+    _m,
+    _S,
+    _ShapeHint,
+    _stats,
+)
+
+_HY_BALANCED = ("H: (N, p) float64 features; y: (N,) int labels in 0..C-1, every class with the same number of "
+                "samples (the setting of Proposition 1), in no particular order.")
+_XYW = ("X: (N, d) float64 samples; y: (N,) float64 labels, each -1.0 or +1.0; w: (d,) float64 weights "
+        "(w != 0).")
+
+
+# ----------------------------------------------------------------------------------------------
+# Chapter 7: the Webb–Lowe classifier
+# ----------------------------------------------------------------------------------------------
+
+# (seed, classes, samples per class, p, offset, dead feature dimensions)
+_WEBB_LOWE: tuple[tuple[int, int, int, int, float, int], ...] = (
+    (301, 3, 8, 5, 30.0, 0),
+    (302, 4, 10, 7, 50.0, 2),  # two dead (always zero) dimensions: Sigma_T is singular
+    (303, 2, 12, 3, 20.0, 0),  # C = 2
+    (304, 5, 6, 5, 0.0, 0),  # C = p, near the origin: a transposed W has the right shape
+    (305, 10, 12, 16, 40.0, 3),  # C = 10, singular Sigma_T
+    (306, 3, 30, 2, 100.0, 0),  # p = C - 1, far from the origin
+)
+
+
+def _pinv_psd(S: np.ndarray) -> np.ndarray:
+    """Pseudo-inverse of a symmetric PSD matrix, dropping eigenvalues below 1e-10 of the largest."""
+    lam, V = np.linalg.eigh((S + S.T) / 2)
+    keep = lam > 1e-10 * max(lam.max(), 0.0)
+    return (V[:, keep] / lam[keep]) @ V[:, keep].T
+
+
+def _webb_lowe_cases() -> list[_Case]:
+    out = []
+    for seed, C, n, p, offset, dead in _WEBB_LOWE:
+        H, y, _ = _labelled_data(seed, (n,) * C, p, offset)
+        if dead:
+            H[:, np.random.default_rng(seed).choice(p, dead, replace=False)] = 0.0
+        note = "balanced classes" + (", features far from the origin" if offset >= 20 else "")
+        if dead:
+            note += f", {dead} feature dimensions always zero (Sigma_T is singular)"
+        out.append(_Case(args=(H, y), dims={"C": C, "p": p, "N": len(y)}, note=note, data={"H": H, "y": y}))
+    return out
+
+
+def _wl(case: _Case, *, means: str = "M", sigma: str = "T", ddof: int = 0, scale: Optional[float] = None,
+        invert: bool = True) -> np.ndarray:
+    """``scale * means @ pinv(Sigma)`` with the usual ingredients swapped for the common wrong ones."""
+    s = _stats(case)
+    N, C = s["N"], s["C"]
+    S = {"T": _cov(s["T"], N - ddof), "W": _cov(s["R"], N), "B": _cov(s["M"], C), "raw": _cov(s["H"], N)}[sigma]
+    return (1.0 / C if scale is None else scale) * s[means] @ (_pinv_psd(S) if invert else S)
+
+
+def _wl_transposed(case: _Case) -> Optional[np.ndarray]:
+    W = _wl(case)
+    return W.T if W.shape[0] == W.shape[1] else None
+
+
+_WEBB_LOWE_VARIANTS = (
+    _m("wl_missing_div_C", "looks like M Sigma_T^+ without the factor 1/C (for balanced classes each class has weight "
+       "n_c/N = 1/C in the normal equations)", lambda c: _wl(c, scale=1.0)),
+    _m("wl_divided_by_N", "looks like a division by N instead of C: the factor is 1/C, the weight of each (balanced) "
+       "class", lambda c: _wl(c, scale=1.0 / _S(c, "N"))),
+    _m("wl_uses_sigma_w", "looks like the within-class covariance Sigma_W in place of the total covariance Sigma_T "
+       "(deviations from the global mean mu_G)", lambda c: _wl(c, sigma="W")),
+    _m("wl_uses_sigma_b", "looks like the between-class covariance Sigma_B in place of the total covariance Sigma_T = "
+       "Sigma_W + Sigma_B", lambda c: _wl(c, sigma="B")),
+    _m("wl_sigma_t_not_centred", "looks like the second moment H^T H / N in place of Sigma_T: centre the features at "
+       "the global mean mu_G first", lambda c: _wl(c, sigma="raw")),
+    _m("wl_sigma_t_divided_by_n_minus_1", "looks like Sigma_T divided by N - 1 (np.cov's default); Sigma_T divides by N",
+       lambda c: _wl(c, ddof=1)),
+    _m("wl_uncentred_means", "looks like the class means mu_c in place of the centred means mu_c - mu_G",
+       lambda c: _wl(c, means="mu")),
+    _m("wl_no_inverse", "looks like M Sigma_T / C: Sigma_T must be (pseudo-)inverted", lambda c: _wl(c, invert=False)),
+    _m("transposed", "looks like Sigma_T^+ M^T / C, the transpose: return one row w_c per class, W = M Sigma_T^+ / C "
+       "with M's rows the centred means", _wl_transposed),
+)
+
+_SINGULAR_HINT = ("Sigma_T is singular in this case (some feature dimensions are always zero, as dead ReLU units are), "
+                  "so it has no inverse; use the Moore-Penrose pseudo-inverse (np.linalg.pinv)")
+
+
+def _webb_lowe_diagnose(value: np.ndarray, case: _Case) -> Optional[_Finding]:
+    """Right on the first case (Sigma_T invertible), wrong where Sigma_T is singular: not a pseudo-inverse.
+
+    Cases are judged in order and the first has an invertible Sigma_T, so an answer that fails on
+    a singular case handled the invertible one correctly.
+    """
+    s = _stats(case)
+    if np.linalg.matrix_rank(_cov(s["T"], s["N"])) < s["p"]:
+        return _Finding("wl_plain_inverse", "right where Sigma_T is invertible, wrong here: " + _SINGULAR_HINT
+                        + ", which leaves the zero eigenvalues out instead of dividing by them (or by their rounding "
+                        "errors)")
+    return None
+
+
+def _webb_lowe_error(err: Exception, case: _Case) -> Optional[_Finding]:
+    if isinstance(err, np.linalg.LinAlgError):
+        return _Finding("wl_plain_inverse", _SINGULAR_HINT)
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Chapter 8: the logistic loss and the margin
+# ----------------------------------------------------------------------------------------------
+
+# (seed, N, d, scale of w, separable by w): the first cases have some points on the wrong side of w,
+# so that every variant differs there; logits stay moderate (|y w.x| < 40) so a naive sigmoid is fine.
+_LOGISTIC: tuple[tuple[int, int, int, float, bool], ...] = (
+    (401, 12, 3, 1.0, False),
+    (402, 20, 2, 0.5, False),
+    (403, 9, 5, 2.0, True),
+    (404, 30, 4, 0.2, True),
+    (405, 6, 8, 1.5, False),  # d > N
+    (406, 25, 1, 3.0, True),  # d = 1
+)
+
+
+def _logistic_cases() -> list[_Case]:
+    out = []
+    for seed, N, d, scale, separable in _LOGISTIC:
+        rng = np.random.default_rng(seed)
+        direction = rng.standard_normal(d)
+        direction /= np.linalg.norm(direction)
+        X = rng.standard_normal((N, d)) + 0.5 * direction
+        y = np.where(X @ direction >= 0, 1.0, -1.0)
+        if separable:  # push the points away from the separating hyperplane of `direction`
+            X += 0.5 * y[:, None] * direction
+        else:  # flip some labels so that w misclassifies them
+            flip = rng.choice(N, max(1, N // 4), replace=False)
+            y[flip] = -y[flip]
+        w = scale * (direction + 0.3 * rng.standard_normal(d))
+        note = ("w separates the data" if np.all(y * (X @ w) > 0) else "w misclassifies some points")
+        out.append(_Case(args=(X, y, w), dims={"N": N, "d": d}, note=note, data={"X": X, "y": y, "w": w}))
+    return out
+
+
+def _sigmoid(t: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * t))
+
+
+def _xyw(case: _Case) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return case.data["X"], case.data["y"], case.data["w"]
+
+
+def _logistic_gradient(case: _Case, *, weight: Any = None, label_in_weight: bool = True,
+                       label_in_margin: bool = True, mean: bool = True) -> np.ndarray:
+    """``-(1/N) sum_i weight(m_i) y_i x_i`` with ``m_i = y_i w.x_i``, and common changes to it."""
+    X, y, w = _xyw(case)
+    m = (y if label_in_margin else 1.0) * (X @ w)
+    a = (weight or (lambda t: _sigmoid(-t)))(m) * (y if label_in_weight else 1.0)
+    g = -(a @ X)
+    return g / len(y) if mean else g
+
+
+_LOGISTIC_GRADIENT_VARIANTS = (
+    _m("logistic_grad_sum_not_mean", "looks like the gradient of the summed loss; L is the mean over the N samples, "
+       "so divide by N", lambda c: _logistic_gradient(c, mean=False)),
+    _m("logistic_grad_ascent", "looks like minus the gradient (the direction gradient descent moves in); return the "
+       "gradient itself", lambda c: -_logistic_gradient(c)),
+    _m("logistic_grad_wrong_sigmoid", "looks like sigmoid(+m_i) in place of sigmoid(-m_i): d/dm log(1 + e^{-m}) = "
+       "-e^{-m}/(1 + e^{-m}) = -sigmoid(-m)", lambda c: _logistic_gradient(c, weight=_sigmoid)),
+    _m("logistic_grad_missing_label", "looks like the chain rule lost the factor y_i: the margin m_i = y_i w.x_i has "
+       "gradient y_i x_i", lambda c: _logistic_gradient(c, label_in_weight=False)),
+    _m("logistic_grad_margin_without_label", "looks like the margins were computed as w.x_i without the label y_i",
+       lambda c: _logistic_gradient(c, label_in_margin=False)),
+    _m("logistic_grad_exponential_loss", "looks like the gradient of the exponential loss e^{-m}, not of the logistic "
+       "loss log(1 + e^{-m})", lambda c: _logistic_gradient(c, weight=lambda t: np.exp(-t))),
+)
+
+
+def _normalized_margin(case: _Case, *, reduce: Any = np.min, labels: bool = True, power: float = 1.0,
+                       absolute: bool = False) -> float:
+    X, y, w = _xyw(case)
+    s = X @ w
+    s = np.abs(s) if absolute else (y * s if labels else s)
+    return float(reduce(s) / np.linalg.norm(w) ** power)
+
+
+_MARGIN_VARIANTS = (
+    _m("margin_not_normalised", "looks like min_i y_i w.x_i without the division by ||w||: the normalised margin does "
+       "not change when w is rescaled", lambda c: _normalized_margin(c, power=0.0)),
+    _m("margin_divided_by_squared_norm", "looks like a division by ||w||^2; divide by ||w|| (the distance of x to the "
+       "hyperplane w.x = 0 is |w.x| / ||w||)", lambda c: _normalized_margin(c, power=2.0)),
+    _m("margin_ignores_labels", "looks like min_i |w.x_i| / ||w||, the distance to the hyperplane whatever the side: "
+       "the margin uses y_i w.x_i, which is negative for a misclassified point",
+       lambda c: _normalized_margin(c, absolute=True)),
+    _m("margin_missing_labels", "looks like min_i w.x_i / ||w|| without the labels y_i",
+       lambda c: _normalized_margin(c, labels=False)),
+    _m("margin_mean_not_min", "looks like the mean of y_i w.x_i / ||w||; the margin is the smallest one, set by the "
+       "points closest to the hyperplane", lambda c: _normalized_margin(c, reduce=np.mean)),
+    _m("margin_returned_index", "looks like the index of the sample with the smallest margin (np.argmin); return the "
+       "margin itself (np.min)", lambda c: float(np.argmin(c.data["y"] * (c.data["X"] @ c.data["w"])))),
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# Chapter 9: the pull of cross-entropy on a feature
+# ----------------------------------------------------------------------------------------------
+
+# (seed, class counts, p): logits of moderate size (|z| < 20 or so), so a softmax without the
+# max-subtraction trick does not overflow.
+_CROSS_ENTROPY: tuple[tuple[int, tuple[int, ...], int], ...] = (
+    (501, (4, 3, 5), 5),
+    (502, (6, 6, 6, 6), 3),
+    (503, (5, 7), 4),  # C = 2
+    (504, (3, 3, 3, 3, 3), 5),  # C = p
+    (505, (2, 4, 3, 5, 2, 3, 4, 2, 3, 2), 8),  # C = 10
+)
+
+
+def _cross_entropy_cases() -> list[_Case]:
+    out = []
+    for seed, counts, p in _CROSS_ENTROPY:
+        H, y, centres = _labelled_data(seed, counts, p, 3.0)
+        rng = np.random.default_rng(seed + 1000)
+        W = 0.4 * (centres - centres.mean(0)) + 0.3 * rng.standard_normal(centres.shape)
+        b = 0.5 * rng.standard_normal(len(counts))
+        dims = {"C": len(counts), "p": p, "N": len(y)}
+        out.append(_Case(args=(H, y, W, b), dims=dims, note=f"{len(counts)} classes",
+                         data={"H": H, "y": y, "W": W, "b": b}))
+    return out
+
+
+def _softmax(Z: np.ndarray, axis: int = 1) -> np.ndarray:
+    E = np.exp(Z - Z.max(axis=axis, keepdims=True))
+    return E / E.sum(axis=axis, keepdims=True)
+
+
+def _ce_gradient(case: _Case, *, bias: bool = True, probabilities: str = "softmax", onehot: float = 1.0,
+                 divide: bool = False) -> np.ndarray:
+    """Rows ``W^T (softmax(W h_i + b) - e_{y_i})``, and common changes to them."""
+    H, y, W, b = (case.data[k] for k in ("H", "y", "W", "b"))
+    Z = H @ W.T + (b if bias else 0.0)
+    P = {"softmax": _softmax(Z), "logits": Z, "wrong_axis": _softmax(Z, axis=0)}[probabilities]
+    E = np.eye(W.shape[0])[y]
+    G = (P - onehot * E) @ W
+    return G / len(y) if divide else G
+
+
+_CE_VARIANTS = (
+    _m("ce_grad_divided_by_N", "looks like the gradient of the mean loss over the batch (divided by N); each row is the "
+       "gradient of that sample's own loss", lambda c: _ce_gradient(c, divide=True)),
+    _m("ce_grad_wrong_sign", "looks like W^T (e_y - softmax), minus the gradient: the loss grows in the direction "
+       "W^T (softmax - e_y)", lambda c: -_ce_gradient(c)),
+    _m("ce_grad_missing_onehot", "looks like W^T softmax(W h + b) without the - e_{y_i}: the derivative of "
+       "-log softmax_y with respect to the logits is softmax - e_y", lambda c: _ce_gradient(c, onehot=0.0)),
+    _m("ce_grad_ignores_bias", "looks like the softmax of W h_i without the bias b", lambda c: _ce_gradient(c, bias=False)),
+    _m("ce_grad_logits_not_softmax", "looks like the logits W h + b in place of their softmax (that is the gradient of "
+       "a squared loss, not of cross-entropy)", lambda c: _ce_gradient(c, probabilities="logits")),
+    _m("ce_grad_softmax_over_samples", "looks like the softmax was taken over the samples (axis=0); it runs over the C "
+       "classes of each sample (axis=1)", lambda c: _ce_gradient(c, probabilities="wrong_axis")),
+)
+
+
+def _in_row_space_of_W(value: np.ndarray, case: _Case) -> Optional[_Finding]:
+    """Every row of the gradient is ``W^T v`` for some ``v``: it lies in the span of the classifier rows."""
+    W = case.data["W"]
+    Q, _ = np.linalg.qr(W.T)
+    if not _close(value @ Q @ Q.T, value):
+        return _Finding("ce_grad_not_in_row_space", "each row should be a combination W^T v of the classifier rows w_c "
+                        "(the chain rule through the logits W h + b); yours leave that span")
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# The exercises
+# ----------------------------------------------------------------------------------------------
+
+
+def theory_exercises() -> list[Exercise]:
+    """The exercises of chapters 7–9, in chapter order."""
+    return [
+        Exercise(
+            name="webb_lowe_weights",
+            signature="webb_lowe_weights(H, y) -> array of shape (C, p)",
+            description="The weights of the MSE-optimal linear classifier (Proposition 1), W = (1/C) M Sigma_T^+ "
+                        "with M the (C, p) centred class means (row c = mu_c - mu_G), Sigma_T = (1/N) sum_i "
+                        "(h_i - mu_G)(h_i - mu_G)^T and ^+ the Moore-Penrose pseudo-inverse; row c is w_c. "
+                        + _HY_BALANCED,
+            arg_names=("H", "y"),
+            make_cases=_webb_lowe_cases,
+            shape=("C", "p"),
+            reference=_wl,
+            variants=_WEBB_LOWE_VARIANTS,
+            diagnose=_webb_lowe_diagnose,
+            explain_error=_webb_lowe_error,
+            shape_hints=(_ShapeHint(("p", "p"), "wrong_shape", "a (p, p) matrix, perhaps Sigma_T^+ itself; W has one "
+                                    "row per class"),),
+            other_codes=("wl_plain_inverse",),
+        ),
+        Exercise(
+            name="logistic_gradient",
+            signature="logistic_gradient(X, y, w) -> array of shape (d,)",
+            description="The gradient of the logistic loss L(w) = (1/N) sum_i log(1 + exp(-y_i w.x_i)) at w. " + _XYW,
+            arg_names=("X", "y", "w"),
+            make_cases=_logistic_cases,
+            shape=("d",),
+            reference=_logistic_gradient,
+            variants=_LOGISTIC_GRADIENT_VARIANTS,
+            shape_hints=(_ShapeHint(("N",), "wrong_shape", "one value per sample, perhaps the loss terms or their "
+                                    "derivatives; the gradient has one entry per weight"),
+                         _ShapeHint(("N", "d"), "wrong_shape", "one gradient per sample; L is their mean over the "
+                                    "samples")),
+        ),
+        Exercise(
+            name="normalized_margin",
+            signature="normalized_margin(X, y, w) -> float",
+            description="The normalised margin of the homogeneous linear classifier w: min_i y_i w.x_i / ||w|| (the "
+                        "signed distance of the worst sample to the hyperplane w.x = 0; negative if w misclassifies a "
+                        "sample). " + _XYW,
+            arg_names=("X", "y", "w"),
+            make_cases=_logistic_cases,
+            reference=_normalized_margin,
+            variants=_MARGIN_VARIANTS,
+            shape_hints=(_ShapeHint(("N",), "wrong_shape", "one value per sample; the margin is the smallest of "
+                                    "them"),),
+        ),
+        Exercise(
+            name="cross_entropy_feature_gradient",
+            signature="cross_entropy_feature_gradient(H, y, W, b) -> array of shape (N, p)",
+            description="Row i is the gradient with respect to the feature h_i of that sample's own cross-entropy "
+                        "loss -log softmax(W h_i + b)_{y_i}, i.e. W^T (softmax(W h_i + b) - e_{y_i}). H: (N, p) float64 "
+                        "features; y: (N,) int labels in 0..C-1; W: (C, p) float64, one row per class; b: (C,) float64.",
+            arg_names=("H", "y", "W", "b"),
+            make_cases=_cross_entropy_cases,
+            shape=("N", "p"),
+            reference=_ce_gradient,
+            variants=_CE_VARIANTS,
+            properties=(_in_row_space_of_W,),
+            shape_hints=(_ShapeHint(("C", "p"), "ce_grad_with_respect_to_W", "one row per class, like the gradient "
+                                    "with respect to W; this exercise asks for the gradient with respect to each "
+                                    "feature h_i"),
+                         _ShapeHint(("p",), "wrong_shape", "a single vector, perhaps summed or averaged over the "
+                                    "samples; return one row per sample"),
+                         _ShapeHint(("N", "C"), "ce_grad_with_respect_to_logits", "that is the gradient with respect "
+                                    "to the logits, softmax - e_y; multiply by W (the chain rule through W h + b)")),
+            other_codes=("ce_grad_not_in_row_space",),
+        ),
+    ]
+
+
+__all__ = ["theory_exercises"]
