@@ -47,6 +47,9 @@ __all__ = [
     "gradient_descent_logistic",
     "max_margin_direction",
     "margin",
+    "gradient_descent_cross_entropy",
+    "max_margin_multiclass",
+    "multiclass_margin",
     "angle_between",
     "max_separation_on_sphere",
 ]
@@ -172,9 +175,10 @@ def webb_lowe_classifier(
     rcond : float, optional
         Relative tolerance of the pseudo-inverse. ``Sigma_T^+`` is computed from the SVD of the
         centred features ``(H - mu_G) / sqrt(N) = U diag(s) V^T`` as ``V diag(s^-2) V^T`` over the
-        singular values ``s > rcond * s_max``; that is, eigenvalues of ``Sigma_T`` below
-        ``rcond**2 * lambda_max`` count as zero. The default ``max(N, p) * eps`` is the tolerance of
-        ``numpy.linalg.matrix_rank``. ``Sigma_T`` is rank-deficient whenever ``p >= N`` or features
+        singular values ``s > rcond * max(s_max, ||H||_2 / sqrt(N))``: relative to the larger of
+        the centred and the *uncentred* data, because centring features that sit far from the
+        origin leaves rounding errors of the size of ``eps ||H||``, which must not be inverted. The
+        default ``max(N, p) * eps`` is the relative tolerance of ``numpy.linalg.matrix_rank``. ``Sigma_T`` is rank-deficient whenever ``p >= N`` or features
         are collinear (e.g. duplicated columns); ``W`` then lies in the span of the centred data,
         which makes it the minimum-norm minimiser.
 
@@ -241,7 +245,9 @@ def webb_lowe_classifier(
         rcond = max(N, p) * np.finfo(np.float64).eps
     elif not (rcond >= 0.0):
         raise ValueError(f"rcond must be a non-negative number, got {rcond}")
-    keep = s > rcond * s[0] if s.size and s[0] > 0 else np.zeros(s.shape, dtype=bool)
+    # rounding errors of the centring scale with the uncentred data, not with the centred spread
+    reference = max(s[0], np.linalg.norm(H, 2) / math.sqrt(N)) if s.size else 0.0
+    keep = s > rcond * reference if s.size and s[0] > 0 else np.zeros(s.shape, dtype=bool)
     V, s = Vh[keep], s[keep]  # (k, p), (k,)
     # W = diag(weights) M V diag(s^-2) V^T  (never forms a (p, p) matrix)
     W = ((weights[:, None] * M) @ V.T / s**2) @ V
@@ -262,13 +268,13 @@ class LogisticPath:
     ----------
     steps : (K,) int array
         The recorded iteration numbers ``t`` (``w_t`` is the weight after ``t`` updates).
-    directions : (K, d) array
+    directions : (K, d) array, or (K, C, d) for :func:`gradient_descent_cross_entropy`
         ``w_t / ||w_t||`` (NaN rows where ``w_t = 0``).
     norms : (K,) array
         ``||w_t||``.
     losses : (K,) array
-        ``(1/N) sum_i log(1 + exp(-y_i w_t . x_i))``.
-    weights : (d,) array
+        ``(1/N) sum_i log(1 + exp(-y_i w_t . x_i))`` (the cross-entropy for C classes).
+    weights : (d,) array, or (C, d)
         The final iterate ``w_T``.
     lr : float
         The step size used.
@@ -342,9 +348,7 @@ def gradient_descent_logistic(
     Xm = _matrix(X, "X")
     s = _binary_labels(y, Xm.shape[0])
     N = Xm.shape[0]
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    steps = int(steps)
+    steps, rec = _record_steps(steps, record_every, record_at)
     if lr is None:
         beta = np.linalg.norm(Xm, 2) ** 2 / (4.0 * N)
         if beta == 0:
@@ -352,17 +356,6 @@ def gradient_descent_logistic(
         lr = 1.0 / beta
     elif not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number, got {lr}")
-    if record_at is not None:
-        rec = np.unique(np.asarray(record_at, dtype=np.int64))
-        if rec.size == 0 or rec[0] < 1 or rec[-1] > steps:
-            raise ValueError(f"record_at must hold iteration numbers in 1..steps={steps}")
-    else:
-        every = max(1, steps // 100) if record_every is None else record_every
-        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-            raise ValueError(f"record_every must be a positive integer, got {record_every!r}")
-        rec = np.arange(every, steps + 1, every, dtype=np.int64)
-        if rec.size == 0 or rec[-1] != steps:
-            rec = np.append(rec, steps)
     Z = s[:, None] * Xm  # rows y_i x_i
     w = np.zeros(Xm.shape[1])
     dirs, norms, losses = [], [], []
@@ -381,6 +374,39 @@ def gradient_descent_logistic(
     return LogisticPath(
         steps=rec, directions=np.array(dirs), norms=np.array(norms), losses=np.array(losses), weights=w, lr=float(lr)
     )
+
+
+_NOT_SEPARABLE = (
+    "the data are not linearly separable by a hyperplane through the origin (no w with y_i w.x_i > 0 "
+    "for every i), so the hard-margin SVM without bias does not exist and gradient descent on the "
+    "logistic loss does not converge in direction to a separator; add a constant feature for a bias, "
+    "or remove the overlapping points"
+)
+
+
+def _least_distance(G: np.ndarray, not_feasible: str) -> np.ndarray:
+    r"""The shortest ``w`` with ``G w >= 1`` (a least distance programme), exactly, via one NNLS.
+
+    Lawson & Hanson (1974, ch. 23): with ``u >= 0`` minimising ``|| [G^T; 1^T] u - e_{d+1} ||`` and
+    residual ``r``, the solution is ``w = -r[:d] / r[d]``; a zero residual means the constraints are
+    infeasible, and then ``ValueError(not_feasible)`` is raised. ``G`` is rescaled first so that the
+    tolerance is relative.
+    """
+    n, d = G.shape
+    scale = float(np.abs(G).max())
+    if scale == 0:
+        raise ValueError(not_feasible)
+    E = np.vstack([(G / scale).T, np.ones((1, n))])  # (d + 1, n)
+    f = np.zeros(d + 1)
+    f[d] = 1.0
+    u, _ = _scipy_nnls()(E, f, maxiter=max(50 * n, 1000))
+    r = E @ u - f
+    if not (abs(r[d]) > 1e-12):
+        raise ValueError(not_feasible)
+    w = -r[:d] / r[d] / scale
+    if not np.linalg.norm(w) > 0:
+        raise ValueError(not_feasible)
+    return w
 
 
 def max_margin_direction(X: Any, y: Any) -> tuple[np.ndarray, float]:
@@ -429,33 +455,12 @@ def max_margin_direction(X: Any, y: Any) -> tuple[np.ndarray, float]:
     """
     Xm = _matrix(X, "X")
     s = _binary_labels(y, Xm.shape[0])
-    N, d = Xm.shape
     G = s[:, None] * Xm  # (N, d)
-    scale = float(np.abs(G).max())
-    if scale == 0:
-        raise ValueError("X is all zeros, so the data are not linearly separable through the origin")
-    Gs = G / scale  # solve for the rescaled problem; w_true = w_scaled / scale
-    E = np.vstack([Gs.T, np.ones((1, N))])  # (d + 1, N)
-    f = np.zeros(d + 1)
-    f[d] = 1.0
-    u, _ = _scipy_nnls()(E, f, maxiter=max(50 * N, 1000))
-    r = E @ u - f
-    not_separable = (
-        "the data are not linearly separable by a hyperplane through the origin (no w with y_i w.x_i > 0 "
-        "for every i), so the hard-margin SVM without bias does not exist and gradient descent on the "
-        "logistic loss does not converge in direction to a separator; add a constant feature for a bias, "
-        "or remove the overlapping points"
-    )
-    if not (abs(r[d]) > 1e-12):
-        raise ValueError(not_separable)
-    w = -r[:d] / r[d]
-    nrm = float(np.linalg.norm(w))
-    if not nrm > 0:
-        raise ValueError(not_separable)
-    direction = w / nrm
+    w = _least_distance(G, _NOT_SEPARABLE)
+    direction = w / np.linalg.norm(w)
     gamma = float(np.min(G @ direction))
     if not gamma > 0:
-        raise ValueError(not_separable)
+        raise ValueError(_NOT_SEPARABLE)
     return direction, gamma
 
 
@@ -494,6 +499,187 @@ def angle_between(u: Any, v: Any) -> float:
         raise ValueError("angle_between needs two non-zero vectors; got a zero vector")
     a, b = a / na, b / nb
     return float(2.0 * math.atan2(np.linalg.norm(a - b), np.linalg.norm(a + b)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Proposition 2 for C classes: softmax cross-entropy and the multiclass hard-margin SVM
+# ----------------------------------------------------------------------------------------------
+
+
+def _multiclass(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    Xm = _matrix(X, "X")
+    labels, C = check_labels(y, Xm.shape[0], name="y")
+    return Xm, labels.numpy(), C
+
+
+def _cross_entropy(Z: np.ndarray, y: np.ndarray) -> float:
+    """Mean of ``-log softmax(z_i)_{y_i}`` over the rows of the logits ``Z``, without overflow."""
+    top = Z.max(axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.exp(Z - top).sum(axis=1))
+    return float(np.mean(lse - Z[np.arange(len(y)), y]))
+
+
+def _record_steps(steps: Any, record_every: Optional[int], record_at: Optional[Sequence[int]]) -> tuple[int, np.ndarray]:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    steps = int(steps)
+    if record_at is not None:
+        rec = np.unique(np.asarray(record_at, dtype=np.int64))
+        if rec.size == 0 or rec[0] < 1 or rec[-1] > steps:
+            raise ValueError(f"record_at must hold iteration numbers in 1..steps={steps}")
+        return steps, rec
+    every = max(1, steps // 100) if record_every is None else record_every
+    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+        raise ValueError(f"record_every must be a positive integer, got {record_every!r}")
+    rec = np.arange(every, steps + 1, every, dtype=np.int64)
+    if rec.size == 0 or rec[-1] != steps:
+        rec = np.append(rec, steps)
+    return steps, rec
+
+
+def gradient_descent_cross_entropy(
+    X: Any,
+    y: Any,
+    *,
+    steps: int,
+    lr: Optional[float] = None,
+    record_every: Optional[int] = None,
+    record_at: Optional[Sequence[int]] = None,
+) -> LogisticPath:
+    r"""Full-batch gradient descent on softmax cross-entropy of a homogeneous linear classifier.
+
+    Runs, from ``W_0 = 0`` (a ``(C, d)`` matrix, one row per class),
+
+    .. math::
+
+        W_{t+1} = W_t - \eta \nabla L(W_t), \qquad
+        L(W) = \frac1N \sum_{i=1}^N -\log \operatorname{softmax}(W x_i)_{y_i}, \qquad
+        \nabla L(W) = \frac1N (P - Y)^\top X ,
+
+    with ``P`` the softmax probabilities and ``Y`` the one-hot labels. This is the multiclass
+    setting of Soudry et al. (2018, their multiclass extension): on data that some ``W`` classifies perfectly,
+    ``||W_t||_F`` grows like ``log t`` and ``W_t / ||W_t||_F`` converges to the multiclass
+    hard-margin SVM (:func:`max_margin_multiclass`). It is also what a network's last layer does
+    on frozen features in the terminal phase, without bias and without weight decay.
+
+    Parameters
+    ----------
+    X : array of shape (N, d)
+    y : array of shape (N,)
+        Integer labels in ``0..C-1``, every class present.
+    steps, record_every, record_at :
+        As in :func:`gradient_descent_logistic`.
+    lr : float, optional
+        Step size; default ``1 / beta`` with ``beta = ||X||_2^2 / (2N)``, an upper bound on the
+        smoothness of ``L`` (the Hessian of log-sum-exp has norm at most 1/2).
+
+    Returns
+    -------
+    LogisticPath
+        With ``directions`` of shape ``(K, C, d)`` (``W_t / ||W_t||_F``), ``norms`` the Frobenius
+        norms, ``losses`` the cross-entropy and ``weights`` the final ``(C, d)`` matrix.
+    """
+    Xm, labels, C = _multiclass(X, y)
+    N = Xm.shape[0]
+    steps, rec = _record_steps(steps, record_every, record_at)
+    if lr is None:
+        beta = np.linalg.norm(Xm, 2) ** 2 / (2.0 * N)
+        if beta == 0:
+            raise ValueError("X is all zeros; there is nothing to classify")
+        lr = 1.0 / beta
+    elif not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr}")
+    Y = np.eye(C)[labels]
+    W = np.zeros((C, Xm.shape[1]))
+    dirs, norms, losses = [], [], []
+    j = 0
+    for t in range(1, steps + 1):
+        Z = Xm @ W.T
+        P = np.exp(Z - Z.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        W = W - (lr / N) * (P - Y).T @ Xm
+        if t == rec[j]:
+            nrm = float(np.linalg.norm(W))
+            dirs.append(W / nrm if nrm > 0 else np.full_like(W, np.nan))
+            norms.append(nrm)
+            losses.append(_cross_entropy(Xm @ W.T, labels))
+            j += 1
+            if j == rec.size:
+                break
+    return LogisticPath(
+        steps=rec, directions=np.array(dirs), norms=np.array(norms), losses=np.array(losses), weights=W, lr=float(lr)
+    )
+
+
+def _pair_constraints(Xm: np.ndarray, labels: np.ndarray, C: int) -> np.ndarray:
+    """Rows ``vec((e_{y_i} - e_c) x_i^T)`` for every sample ``i`` and every class ``c != y_i``."""
+    N, d = Xm.shape
+    i, c = np.nonzero(np.arange(C)[None, :] != labels[:, None])
+    G = np.zeros((len(i), C, d))
+    G[np.arange(len(i)), labels[i]] = Xm[i]
+    G[np.arange(len(i)), c] = -Xm[i]
+    return G.reshape(len(i), C * d)
+
+
+def multiclass_margin(X: Any, y: Any, W: Any) -> float:
+    r"""The normalised multiclass margin ``min_i min_{c != y_i} (w_{y_i} - w_c)^T x_i / ||W||_F``.
+
+    Positive iff ``argmax_c w_c . x_i = y_i`` for every sample (with no ties); for two classes and
+    ``W = [-w/2; w/2]`` it is ``sqrt(2) margin(X, y, w)`` (``w_1 - w_0 = w`` while ``||W||_F = ||w|| / sqrt(2)``).
+    """
+    Xm, labels, C = _multiclass(X, y)
+    Wm = _matrix(W, "W")
+    if Wm.shape != (C, Xm.shape[1]):
+        raise ValueError(f"W must have shape (C, d) = {(C, Xm.shape[1])}, one row per class, got {Wm.shape}")
+    nrm = float(np.linalg.norm(Wm))
+    if nrm == 0:
+        raise ValueError("W is the zero matrix; its margin is undefined")
+    Z = Xm @ Wm.T
+    own = Z[np.arange(len(labels)), labels]
+    Z[np.arange(len(labels)), labels] = -np.inf
+    return float(np.min(own - Z.max(axis=1)) / nrm)
+
+
+def max_margin_multiclass(X: Any, y: Any) -> tuple[np.ndarray, float]:
+    r"""The multiclass hard-margin SVM without bias (Crammer & Singer's), as a direction, and its margin.
+
+    Solves
+
+    .. math::
+
+        \hat W = \arg\min_W \tfrac12\|W\|_F^2 \quad\text{s.t.}\quad
+        (w_{y_i} - w_c)^\top x_i \ge 1 \quad (i = 1..N,\ c \ne y_i),
+
+    exactly, as a least distance programme in ``C d`` unknowns with ``N (C - 1)`` constraints (one
+    NNLS, as :func:`max_margin_direction`), and returns ``U = W_hat / ||W_hat||_F`` with the margin
+    ``gamma = 1 / ||W_hat||_F`` (:func:`multiclass_margin` of ``U``). The rows of ``U`` sum to zero
+    (adding a vector to every row changes no constraint, only the norm). This is the limit direction
+    of :func:`gradient_descent_cross_entropy` (Soudry et al. 2018). For two classes it reduces to
+    the binary SVM: ``u_1 - u_0`` is parallel to :func:`max_margin_direction`.
+
+    Returns
+    -------
+    direction : numpy.ndarray of shape (C, d)
+    margin : float
+
+    Raises
+    ------
+    ValueError
+        If no ``W`` classifies every sample correctly (``argmax_c w_c . x_i = y_i``), or on bad input.
+    """
+    Xm, labels, C = _multiclass(X, y)
+    G = _pair_constraints(Xm, labels, C)
+    not_separable = (
+        "no linear classifier without bias classifies every sample correctly (no W with (w_{y_i} - w_c).x_i > 0 "
+        "for all i and c != y_i), so the multiclass hard-margin SVM does not exist; add a constant feature for a "
+        "bias, or remove the overlapping points"
+    )
+    W = _least_distance(G, not_separable).reshape(C, Xm.shape[1])
+    U = W / np.linalg.norm(W)
+    gamma = float(np.min(G @ U.ravel()))
+    if not gamma > 0:
+        raise ValueError(not_separable)
+    return U, gamma
 
 
 # ----------------------------------------------------------------------------------------------

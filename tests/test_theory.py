@@ -3,6 +3,7 @@
 * The Webb–Lowe classifier against ``numpy.linalg.lstsq`` on the one-hot MSE problem.
 * The max-margin solver against directions known in closed form and against SciPy's SLSQP on the primal.
 * Gradient descent on the logistic loss turning towards the max-margin direction.
+* The multiclass SVM against SLSQP and the binary SVM; gradient descent on cross-entropy turning towards it.
 * The best-separated configuration on the sphere against ``ncedu.etf_gram``.
 """
 
@@ -14,7 +15,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
@@ -22,9 +23,12 @@ import ncedu
 from ncedu.geometry import random_orthogonal
 from ncedu.theory import (
     angle_between,
+    gradient_descent_cross_entropy,
     gradient_descent_logistic,
     margin,
     max_margin_direction,
+    max_margin_multiclass,
+    multiclass_margin,
     max_separation_on_sphere,
     webb_lowe_classifier,
 )
@@ -188,6 +192,7 @@ def test_balanced_formula_on_imbalanced_data_warns_and_is_not_the_optimum():
     scale=st.floats(0.1, 100.0),
     seed=st.integers(0, 2**16),
 )
+@example(C=5, extra_dim=2, n=1, scale=0.125, seed=0)  # means 20x further from the origin than their spread
 def test_collapsed_etf_features_make_webb_lowe_self_dual(C, extra_dim, n, scale, seed):
     """NC1 = 0 and exact NC2 (simplex ETF means, rotated, scaled, shifted) give W proportional to M (NC3 = 0)."""
     rng = np.random.default_rng(seed)
@@ -421,3 +426,91 @@ def test_max_separation_errors():
         max_separation_on_sphere(3, 0)
     with pytest.raises(ValueError, match="sharpness"):
         max_separation_on_sphere(3, 2, sharpness=0.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Proposition 2 for C classes
+# ----------------------------------------------------------------------------------------------
+
+
+def separable_classes(rng, C, d, n, gap=0.5):
+    """``n`` points per class, each class around a unit vector, kept only where the truth has margin ``gap``."""
+    V = rng.standard_normal((C, d))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    X = np.repeat(V, n, axis=0) * 2.0 + 0.6 * rng.standard_normal((C * n, d))
+    y = np.repeat(np.arange(C), n)
+    Z = X @ V.T
+    own = Z[np.arange(len(y)), y]
+    Z[np.arange(len(y)), y] = -np.inf
+    keep = own - Z.max(axis=1) > gap
+    return X[keep], y[keep]
+
+
+def test_multiclass_max_margin_matches_slsqp_on_the_primal():
+    rng = np.random.default_rng(11)
+    X, y = separable_classes(rng, C=3, d=3, n=12)
+    C, d = 3, 3
+    rows = [(i, c) for i in range(len(y)) for c in range(C) if c != y[i]]
+    G = np.zeros((len(rows), C * d))
+    for k, (i, c) in enumerate(rows):
+        G[k, y[i] * d:(y[i] + 1) * d] = X[i]
+        G[k, c * d:(c + 1) * d] -= X[i]
+    res = minimize(lambda w: 0.5 * w @ w, np.ones(C * d) * 0.0 + np.kron(np.eye(C), np.eye(1, d)).sum(0) * 0,
+                   jac=lambda w: w, constraints=[{"type": "ineq", "fun": lambda w: G @ w - 1.0, "jac": lambda w: G}],
+                   method="SLSQP", options={"ftol": 1e-14, "maxiter": 1000})
+    assert res.success
+    U, gam = max_margin_multiclass(X, y)
+    assert np.linalg.norm(U) == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(U.ravel(), res.x / np.linalg.norm(res.x), atol=1e-5)
+    assert gam == pytest.approx(1.0 / np.linalg.norm(res.x), rel=1e-5)
+    assert multiclass_margin(X, y, U) == pytest.approx(gam, rel=1e-9)
+    np.testing.assert_allclose(U.sum(axis=0), 0.0, atol=1e-10)  # rows sum to zero at the optimum
+    for W in rng.standard_normal((200, C, d)):  # no other direction does better
+        assert multiclass_margin(X, y, W) <= gam + 1e-12
+
+
+def test_multiclass_max_margin_with_two_classes_is_the_binary_svm():
+    rng = np.random.default_rng(3)
+    X, y = separable_classes(rng, C=2, d=4, n=20)
+    U, gam = max_margin_multiclass(X, y)
+    u, gamma_binary = max_margin_direction(X, y)
+    assert angle_between(U[1] - U[0], u) < 1e-6
+    np.testing.assert_allclose(U[0], -U[1], atol=1e-9)
+    # W = [-v/2; v/2] has w_1 - w_0 = v and ||W||_F = ||v|| / sqrt(2): the multiclass margin is sqrt(2) times
+    # the binary one
+    assert gam == pytest.approx(gamma_binary * math.sqrt(2), rel=1e-6)
+    assert multiclass_margin(X, y, np.stack([-u, u])) == pytest.approx(gamma_binary * math.sqrt(2), rel=1e-9)
+
+
+def test_gradient_descent_on_cross_entropy_turns_towards_the_multiclass_svm():
+    rng = np.random.default_rng(7)
+    X, y = separable_classes(rng, C=4, d=5, n=15)
+    U, gam = max_margin_multiclass(X, y)
+    path = gradient_descent_cross_entropy(X, y, steps=20_000, record_at=[10, 100, 1000, 20_000])
+    angles = [angle_between(D.ravel(), U.ravel()) for D in path.directions]
+    assert all(a > b for a, b in zip(angles, angles[1:])) and angles[-1] < 0.6 * angles[0]  # slowly: 1/log t
+    assert np.all(np.diff(path.norms) > 0) and np.all(np.diff(path.losses) < 0)
+    # W_t = W_hat log t + rho_t with rho_t growing ever more slowly (Soudry et al.), W_hat = U / gamma the SVM
+    # solution with margin 1: from t = 1000 to 20000 the norm grows by nearly log(20) / gamma
+    growth = (path.norms[-1] - path.norms[-2]) / (np.log(20) / gam)
+    assert 0.75 < growth < 1.02, growth
+    assert multiclass_margin(X, y, path.weights) > 0
+    # the gradient is (P - Y)^T X / N: compare one step with torch's autograd
+    W1 = gradient_descent_cross_entropy(X, y, steps=1, lr=0.3).weights
+    Wt = torch.zeros(4, 5, dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.cross_entropy(torch.from_numpy(X) @ Wt.T, torch.from_numpy(y)).backward()
+    np.testing.assert_allclose(W1, -0.3 * Wt.grad.numpy(), atol=1e-12)
+
+
+def test_multiclass_tools_refuse_bad_input_clearly():
+    X = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="no linear classifier without bias classifies every sample"):
+        max_margin_multiclass(X, [0, 1, 2])  # x and 2x in different classes
+    with pytest.raises(ValueError, match="W must have shape"):
+        multiclass_margin(X, [0, 1, 0], np.ones((3, 2)))
+    with pytest.raises(ValueError, match="zero matrix"):
+        multiclass_margin(X, [0, 1, 0], np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        gradient_descent_cross_entropy(X, [0, 1, 0], steps=0)
+    with pytest.raises(ValueError, match="y"):
+        gradient_descent_cross_entropy(X, [0, 1], steps=3)
