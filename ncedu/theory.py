@@ -349,25 +349,36 @@ def gradient_descent_logistic(
     s = _binary_labels(y, Xm.shape[0])
     N = Xm.shape[0]
     steps, rec = _record_steps(steps, record_every, record_at)
+    lr = _default_lr(lr, Xm, 0.25)
+    Z = s[:, None] * Xm  # rows y_i x_i
+    return _descend(
+        np.zeros(Xm.shape[1]), lambda w: -(_sigmoid(-(Z @ w)) @ Z) / N, lambda w: _logistic_loss(Z @ w), lr, steps, rec
+    )
+
+
+def _default_lr(lr: Optional[float], X: np.ndarray, curvature: float) -> float:
+    """``lr``, or ``1 / beta`` with ``beta = curvature * ||X||_2^2 / N``, a bound on the loss's smoothness."""
     if lr is None:
-        beta = np.linalg.norm(Xm, 2) ** 2 / (4.0 * N)
+        beta = curvature * np.linalg.norm(X, 2) ** 2 / X.shape[0]
         if beta == 0:
             raise ValueError("X is all zeros; there is nothing to separate")
-        lr = 1.0 / beta
-    elif not (np.isfinite(lr) and lr > 0):
+        return 1.0 / beta
+    if not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number, got {lr}")
-    Z = s[:, None] * Xm  # rows y_i x_i
-    w = np.zeros(Xm.shape[1])
+    return float(lr)
+
+
+def _descend(w: np.ndarray, gradient: Any, loss: Any, lr: float, steps: int, rec: np.ndarray) -> LogisticPath:
+    """``w <- w - lr * gradient(w)`` for ``steps`` steps, recording at the iterations ``rec``."""
     dirs, norms, losses = [], [], []
     j = 0
     for t in range(1, steps + 1):
-        m = Z @ w
-        w = w + (lr / N) * (_sigmoid(-m) @ Z)
+        w = w - lr * gradient(w)
         if t == rec[j]:
             nrm = float(np.linalg.norm(w))
             dirs.append(w / nrm if nrm > 0 else np.full_like(w, np.nan))
             norms.append(nrm)
-            losses.append(_logistic_loss(Z @ w))
+            losses.append(loss(w))
             j += 1
             if j == rec.size:
                 break
@@ -582,33 +593,15 @@ def gradient_descent_cross_entropy(
     Xm, labels, C = _multiclass(X, y)
     N = Xm.shape[0]
     steps, rec = _record_steps(steps, record_every, record_at)
-    if lr is None:
-        beta = np.linalg.norm(Xm, 2) ** 2 / (2.0 * N)
-        if beta == 0:
-            raise ValueError("X is all zeros; there is nothing to classify")
-        lr = 1.0 / beta
-    elif not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number, got {lr}")
+    lr = _default_lr(lr, Xm, 0.5)
     Y = np.eye(C)[labels]
-    W = np.zeros((C, Xm.shape[1]))
-    dirs, norms, losses = [], [], []
-    j = 0
-    for t in range(1, steps + 1):
+
+    def gradient(W: np.ndarray) -> np.ndarray:
         Z = Xm @ W.T
         P = np.exp(Z - Z.max(axis=1, keepdims=True))
-        P /= P.sum(axis=1, keepdims=True)
-        W = W - (lr / N) * (P - Y).T @ Xm
-        if t == rec[j]:
-            nrm = float(np.linalg.norm(W))
-            dirs.append(W / nrm if nrm > 0 else np.full_like(W, np.nan))
-            norms.append(nrm)
-            losses.append(_cross_entropy(Xm @ W.T, labels))
-            j += 1
-            if j == rec.size:
-                break
-    return LogisticPath(
-        steps=rec, directions=np.array(dirs), norms=np.array(norms), losses=np.array(losses), weights=W, lr=float(lr)
-    )
+        return (P / P.sum(axis=1, keepdims=True) - Y).T @ Xm / N
+
+    return _descend(np.zeros((C, Xm.shape[1])), gradient, lambda W: _cross_entropy(Xm @ W.T, labels), lr, steps, rec)
 
 
 def _pair_constraints(Xm: np.ndarray, labels: np.ndarray, C: int) -> np.ndarray:
