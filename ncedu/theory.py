@@ -130,6 +130,7 @@ def webb_lowe_classifier(
     *,
     weighting: str = "balanced",
     rcond: Optional[float] = None,
+    ridge: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""The MSE-optimal linear classifier on fixed features (Webb & Lowe 1990; Proposition 1 of the paper).
 
@@ -181,6 +182,20 @@ def webb_lowe_classifier(
         default ``max(N, p) * eps`` is the relative tolerance of ``numpy.linalg.matrix_rank``. ``Sigma_T`` is rank-deficient whenever ``p >= N`` or features
         are collinear (e.g. duplicated columns); ``W`` then lies in the span of the centred data,
         which makes it the minimum-norm minimiser.
+    ridge : float, default 0
+        ``lambda >= 0``. With ``lambda > 0``, the minimiser of the MSE plus ``(lambda / 2) ||W||_F^2``
+        in the normalisation of the derivation above (the bias unpenalised):
+
+        .. math::
+
+            W_\lambda = \operatorname{diag}(w)\, M \left(\Sigma_T + \lambda I\right)^{-1}, \qquad
+            b = w - W_\lambda \mu_G ,
+
+        with ``w`` the class weights (``1/C`` balanced, ``pi`` by frequency). Training with
+        ``ncedu.train(loss="mse", weight_decay=omega)`` minimises the mean over all ``N C`` squared
+        entries plus ``(omega / 2) ||W||^2``, which is this problem with ``lambda = C omega / 2``.
+        Unlike the pseudo-inverse, ``W_lambda`` depends continuously on the features, so it stays
+        self-dual as NC1 -> 0 (chapter 7 of the book shows why that matters).
 
     Returns
     -------
@@ -248,9 +263,13 @@ def webb_lowe_classifier(
     # rounding errors of the centring scale with the uncentred data, not with the centred spread
     reference = max(s[0], np.linalg.norm(H, 2) / math.sqrt(N)) if s.size else 0.0
     keep = s > rcond * reference if s.size and s[0] > 0 else np.zeros(s.shape, dtype=bool)
+    if not (np.isfinite(ridge) and ridge >= 0.0):
+        raise ValueError(f"ridge must be a non-negative finite number, got {ridge}")
     V, s = Vh[keep], s[keep]  # (k, p), (k,)
-    # W = diag(weights) M V diag(s^-2) V^T  (never forms a (p, p) matrix)
-    W = ((weights[:, None] * M) @ V.T / s**2) @ V
+    # W = diag(weights) M V diag(1 / (s^2 + ridge)) V^T  (never forms a (p, p) matrix). The rows of M
+    # are averages of centred features, so they lie in the span of V and the (1/ridge) part of
+    # (Sigma_T + ridge I)^{-1} on the orthogonal complement never contributes.
+    W = ((weights[:, None] * M) @ V.T / (s**2 + ridge)) @ V
     b = (weights if weighting == "balanced" else pi) - W @ mu_G
     return W, b
 

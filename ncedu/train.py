@@ -160,8 +160,12 @@ def train(
     test : (inputs, labels), optional
         Held-out data: test loss and accuracy are recorded at each measured epoch.
     loss : {"cross_entropy", "mse"}
+        ``"mse"`` is ``torch.nn.functional.mse_loss`` against one-hot targets: the mean over all
+        ``N C`` squared entries, ``(1/(N C)) sum_i ||f(x_i) - e_{y_i}||^2``.
     lr, momentum, weight_decay, batch_size :
-        SGD settings (the paper: momentum 0.9, weight decay 5e-4, batch 128).
+        SGD settings (the paper: momentum 0.9, weight decay 5e-4, batch 128). Weight decay
+        ``omega`` adds ``omega * theta`` to the gradient of every parameter ``theta`` (biases
+        included), i.e. minimises the loss plus ``(omega / 2) ||theta||^2``.
     lr_milestones : epochs after which the learning rate is multiplied by ``lr_decay``
         (default: 1/3 and 2/3 of ``epochs``, as the paper).
     measure_epochs : epochs at which to measure (default: ``num_measurements`` log-spaced ones).

@@ -514,3 +514,28 @@ def test_multiclass_tools_refuse_bad_input_clearly():
         gradient_descent_cross_entropy(X, [0, 1, 0], steps=0)
     with pytest.raises(ValueError, match="y"):
         gradient_descent_cross_entropy(X, [0, 1], steps=3)
+
+
+def test_ridge_webb_lowe_is_the_weight_decay_minimiser():
+    """Against a dense solve of (Sigma_T + lambda I) W^T = M^T / C, and the objective's gradient at the answer."""
+    rng = np.random.default_rng(4)
+    for counts, p in [((30, 30, 30), 5), ((8, 8, 8, 8), 40), ((10, 25, 5), 6)]:  # full rank, p > N, imbalanced
+        H, y = gaussian_data(rng, counts, p)
+        C, N = len(counts), len(y)
+        lam = 0.3
+        weighting = "balanced" if len(set(counts)) == 1 else "frequency"
+        W, b = webb_lowe_classifier(H, y, ridge=lam, weighting=weighting)
+        T = H - H.mean(0)
+        M = np.stack([H[y == c].mean(0) for c in range(C)]) - H.mean(0)
+        w = np.bincount(y) / N if weighting == "frequency" else np.full(C, 1 / C)
+        W_dense = np.linalg.solve(T.T @ T / N + lam * np.eye(p), (w[:, None] * M).T).T
+        np.testing.assert_allclose(W, W_dense, rtol=0, atol=1e-10 * np.abs(W_dense).max())
+        # the gradient of (1/2N) sum ||W h_i + b - e_{y_i}||^2 + (lam/2)||W||^2 vanishes at (W, b)
+        R = H @ W.T + b - np.eye(C)[y]
+        np.testing.assert_allclose(R.T @ H / N + lam * W, 0.0, atol=1e-10)
+        np.testing.assert_allclose(R.mean(0), 0.0, atol=1e-12)
+    # lambda -> 0 recovers the pseudo-inverse classifier; a negative lambda is refused
+    H, y = gaussian_data(rng, (20, 20, 20), 4)
+    np.testing.assert_allclose(webb_lowe_classifier(H, y, ridge=1e-12)[0], webb_lowe_classifier(H, y)[0], atol=1e-9)
+    with pytest.raises(ValueError, match="ridge must be a non-negative"):
+        webb_lowe_classifier(H, y, ridge=-1.0)
