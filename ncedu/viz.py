@@ -100,6 +100,7 @@ COLLAPSE_PANELS: tuple[tuple[str, str, bool, tuple[tuple[str, str], ...]], ...] 
 # gids of the artists the figures draw, so tests and callers can find them
 GID_CURVE = "ncedu-curve"
 GID_TERMINAL = "ncedu-terminal-phase"
+GID_LR_DROP = "ncedu-lr-drop"
 GID_SAMPLES = "ncedu-samples"
 GID_MEANS = "ncedu-means"
 GID_CLASSIFIERS = "ncedu-classifiers"
@@ -319,6 +320,16 @@ def _mark_terminal_phase(axes: Sequence[Axes], epoch: int, colour: str, run: int
     )
 
 
+def _lr_drops(histories: Sequence[History]) -> list[int]:
+    """The epochs after which some run's learning rate drops (``config["lr_milestones"]``), within its epochs."""
+    drops: set[int] = set()
+    for h in histories:
+        milestones = h.config.get("lr_milestones") or []
+        last = int(h["epoch"].max())
+        drops |= {int(m) for m in milestones if 0 < int(m) < last}
+    return sorted(drops)
+
+
 def plot_collapse(
     history_or_histories: Union[History, Sequence[History]], labels: Optional[Sequence[str]] = None
 ) -> Figure:
@@ -338,8 +349,11 @@ def plot_collapse(
 
     Each run is one colour. The start of the terminal phase (the first measured epoch with 100%
     training accuracy, :meth:`History.terminal_phase_start`) is a vertical dashed line in the
-    run's colour in every panel, labelled in the first. Curves carry the gid ``"ncedu-curve"``,
-    the terminal-phase lines ``"ncedu-terminal-phase"``.
+    run's colour in every panel, labelled in the first. Learning-rate drops (the
+    ``lr_milestones`` that :func:`ncedu.train` records in the run's config: the rate is
+    multiplied by ``lr_decay`` after that epoch) are thin grey dotted lines, because the terminal
+    phase often begins right after one. Curves carry the gid ``"ncedu-curve"``, the
+    terminal-phase lines ``"ncedu-terminal-phase"``, the drops ``"ncedu-lr-drop"``.
 
     Parameters
     ----------
@@ -403,6 +417,11 @@ def plot_collapse(
         if tpt is not None:
             _mark_terminal_phase(axes, tpt, colour, run, epoch_range)
 
+    drops = _lr_drops(histories)  # drawn after the curves, so that the log axes already have limits
+    for ax in axes:
+        for epoch in drops:
+            ax.axvline(epoch, color="0.55", ls=":", lw=1, gid=GID_LR_DROP)
+
     handles = [Line2D([], [], color=_RUN_COLOURS[i % len(_RUN_COLOURS)], lw=2) for i in range(len(histories))]
     names = list(labels) if len(histories) > 1 else []
     handles += [
@@ -417,6 +436,11 @@ def plot_collapse(
     ]
     if len(histories) == 1:
         handles = handles[-3:]
+    if drops:
+        decays = {h.config.get("lr_decay") for h in histories if h.config.get("lr_milestones")}
+        factor = f" (×{decays.pop():g})" if len(decays) == 1 and None not in decays else ""
+        handles.append(Line2D([], [], color="0.55", ls=":", lw=1))
+        names.append(f"learning-rate drop{factor}")
     legend_ax = fig.add_subplot(grid[1, 3])
     legend_ax.axis("off")
     legend_ax.legend(handles, names, loc="center", frameon=False, title="runs" if len(histories) > 1 else None)
@@ -812,7 +836,7 @@ def _between_class_spectrum(history: History, i: int) -> np.ndarray:
     return s**2
 
 
-def plot_spectra(history: History, epoch: Optional[int] = None) -> Figure:
+def plot_spectra(history: History, epoch: Optional[int] = None, ax: Optional[Axes] = None) -> Figure:
     r"""Eigenvalues of the within-class and between-class covariances at one epoch (log scale).
 
     * ``Sigma_W = (1/N) sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T`` -- estimated here from the
@@ -830,11 +854,13 @@ def plot_spectra(history: History, epoch: Optional[int] = None) -> Figure:
         Needs ``class_means``, ``sample_features`` and ``sample_labels``.
     epoch : int, optional
         A measured epoch (default: the last).
+    ax : matplotlib Axes, optional
+        Where to draw (e.g. one panel of a figure comparing epochs or runs). Default: a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes with two lines, labelled ``"Σ_W ..."`` and ``"Σ_B ..."``.
+        The figure of the axes, which holds two lines labelled ``"Σ_W ..."`` and ``"Σ_B ..."``.
     """
     _check_history(history)
     _require_arrays(history, ("class_means", "sample_features"), name="history", purpose="plot_spectra")
@@ -844,7 +870,8 @@ def plot_spectra(history: History, epoch: Optional[int] = None) -> Figure:
     floor = 1e-12 * max(within.max(initial=0.0), between.max(initial=0.0))
     within, between = within[within > floor], between[between > floor]
     S = history.sample_labels.shape[0]
-    fig, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
     ax.plot(np.arange(1, within.size + 1), within, ".-", color="tab:blue", ms=4,
             label=f"Σ_W within-class (estimated from {S} sampled features)")
     ax.plot(np.arange(1, between.size + 1), between, "o-", color="tab:red", ms=6,
@@ -859,7 +886,7 @@ def plot_spectra(history: History, epoch: Optional[int] = None) -> Figure:
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend()
-    return fig
+    return ax.figure
 
 
 # ----------------------------------------------------------------------------------------------

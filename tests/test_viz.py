@@ -147,6 +147,26 @@ def legend_texts(fig):
     return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
 
 
+def test_learning_rate_drops_recorded_by_train_are_marked_in_every_panel():
+    # milestones as ncedu.train records them; 40 lies beyond the last measured epoch (34) and is not drawn
+    h = make_history(config={"num_classes": 3, "lr_milestones": [10, 20, 40], "lr_decay": 0.1})
+    fig = viz.plot_collapse(h)
+    for ax in visible_axes(fig):
+        drops = [line for line in ax.lines if line.get_gid() == viz.GID_LR_DROP]
+        assert sorted(line.get_xdata()[0] for line in drops) == [10, 20]
+    assert "learning-rate drop (×0.1)" in legend_texts(fig)
+    # overlaid runs with different schedules: the union of their drops
+    other = make_history(config={"num_classes": 3, "lr_milestones": [5], "lr_decay": 0.5}, seed=1)
+    fig = viz.plot_collapse([h, other], labels=["a", "b"])
+    drops = [line for line in visible_axes(fig)[0].lines if line.get_gid() == viz.GID_LR_DROP]
+    assert sorted(line.get_xdata()[0] for line in drops) == [5, 10, 20]
+    assert "learning-rate drop" in legend_texts(fig)  # no single factor to name
+    # a run without a recorded schedule gets no drop lines and no legend entry
+    fig = viz.plot_collapse(make_history())
+    assert not [line for ax in fig.axes for line in ax.lines if line.get_gid() == viz.GID_LR_DROP]
+    assert not any("learning-rate" in t for t in legend_texts(fig))
+
+
 def test_overlaid_runs_are_labelled_by_the_settings_that_differ():
     a = make_history(config={"experiment": {"dataset": "gaussian", "weight_decay": 5e-4, "width": 16}})
     b = make_history(seed=1, config={"experiment": {"dataset": "gaussian", "weight_decay": 5e-3, "width": 16}})
@@ -323,6 +343,12 @@ def test_spectra_are_the_eigenvalues_of_the_sampled_within_and_the_between_class
     assert ax.get_yscale() == "log"
     assert "sampled" in ax.get_title() and "Σ_W" in ax.get_title()
     assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend()
+    # drawn into a given panel: the same lines there, and no new figure
+    fig2, (left, right) = plt.subplots(1, 2)
+    before = plt.get_fignums()
+    assert viz.plot_spectra(h, epoch=5, ax=right) is fig2 and plt.get_fignums() == before
+    np.testing.assert_allclose(right.lines[0].get_ydata(), within.get_ydata())
+    assert not left.lines
 
 
 # ---------------------------------------------------------------------------------------------
