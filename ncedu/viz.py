@@ -46,6 +46,7 @@ from matplotlib import animation
 from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
@@ -59,6 +60,8 @@ __all__ = [
     "plot_gram",
     "plot_projection",
     "plot_spectra",
+    "plot_decision_regions",
+    "decision_maps",
     "animate",
     "save_gif",
     "run_labels",
@@ -101,6 +104,8 @@ COLLAPSE_PANELS: tuple[tuple[str, str, bool, tuple[tuple[str, str], ...]], ...] 
 GID_CURVE = "ncedu-curve"
 GID_TERMINAL = "ncedu-terminal-phase"
 GID_LR_DROP = "ncedu-lr-drop"
+GID_REGIONS = "ncedu-network-regions"
+GID_NCC = "ncedu-ncc-boundaries"
 GID_SAMPLES = "ncedu-samples"
 GID_MEANS = "ncedu-means"
 GID_CLASSIFIERS = "ncedu-classifiers"
@@ -886,6 +891,102 @@ def plot_spectra(history: History, epoch: Optional[int] = None, ax: Optional[Axe
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend()
+    return ax.figure
+
+
+def decision_maps(
+    class_means: np.ndarray, W: np.ndarray, b: np.ndarray, extent: float = 2.2, resolution: int = 300
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
+    r"""The network's and the nearest-class-centre decisions on a grid of the plane of the class means.
+
+    The plane is ``mu_bar + r (x e_1 + y e_2)`` with ``mu_bar`` the mean of the class means, ``e_1, e_2``
+    the top two right singular vectors of the centred means and ``r = avg_c ||mu_c - mu_bar||``;
+    ``x, y`` run over ``[-extent, extent]``. At each grid point ``h`` the network decides
+    ``argmax_c (w_c . h + b_c)`` and NCC ``argmin_c ||h - mu_c||`` (in the full feature space).
+
+    Returns
+    -------
+    coords : (resolution,) array
+        The grid values of ``x`` (and of ``y``).
+    network, ncc : (resolution, resolution) int arrays
+        Decisions, indexed ``[y, x]`` (as ``imshow(origin="lower")`` expects).
+    basis : (2, p) array
+        ``e_1, e_2``.
+    scale : float
+        ``r``.
+    centre : (p,) array
+        ``mu_bar``.
+    """
+    mu = np.asarray(class_means, dtype=np.float64)
+    centre = mu.mean(axis=0)
+    basis = np.linalg.svd(mu - centre)[2][:2]
+    scale = float(np.linalg.norm(mu - centre, axis=1).mean())
+    coords = np.linspace(-extent, extent, resolution)
+    gx, gy = np.meshgrid(coords, coords)
+    h = centre + scale * (gx.reshape(-1, 1) * basis[0] + gy.reshape(-1, 1) * basis[1])
+    network = (h @ np.asarray(W, dtype=np.float64).T + np.asarray(b, dtype=np.float64)).argmax(axis=1)
+    sq = (h * h).sum(axis=1)[:, None] - 2.0 * h @ mu.T + (mu * mu).sum(axis=1)[None, :]
+    ncc = sq.argmin(axis=1)
+    shape = gx.shape
+    return coords, network.reshape(shape), ncc.reshape(shape), basis, scale, centre
+
+
+def plot_decision_regions(
+    history: History, epoch: Optional[int] = None, ax: Optional[Axes] = None, *, extent: float = 2.2
+) -> Figure:
+    r"""The network's decision regions against the nearest-class-centre (NCC) cells, in the plane of the means.
+
+    Background colours are the network's decision ``argmax_c (w_c . h + b_c)`` at each point ``h``
+    of the plane through the class means (see :func:`decision_maps`); dashed black lines are the
+    boundaries of the NCC rule ``argmin_c ||h - mu_c||`` (Voronoi cells of the means); large dots are
+    the class means, small dots the history's sampled training features, projected onto the plane.
+    Under NC4 the colour boundaries run along the dashed lines. With ``C = 3`` the plane holds
+    every mean; with more classes it is the best-fitting plane and the picture is a slice. The
+    title gives the fraction of the drawn square where the two rules differ (a property of the
+    square, not of any data). Centred at the mean of the class means (the History records no
+    class sizes; for balanced classes it is ``mu_G``).
+
+    Parameters
+    ----------
+    history : History
+        Needs ``class_means``, ``W``, ``b``, ``sample_features`` and ``sample_labels``.
+    epoch : int, optional
+        A measured epoch (default: the last).
+    ax : matplotlib Axes, optional
+        Where to draw. Default: a new figure.
+    extent : float
+        Half-width of the square, in units of ``avg_c ||mu_c - mu_bar||``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure of the axes; the image has gid ``"ncedu-network-regions"``, the contour
+        ``"ncedu-ncc-boundaries"``.
+    """
+    _check_history(history)
+    _require_arrays(history, ("class_means", "W", "b", "sample_features"), name="history",
+                    purpose="plot_decision_regions")
+    if not (np.isfinite(extent) and extent > 0):
+        raise ValueError(f"extent must be a positive number, got {extent}")
+    i = _epoch_index(history, epoch)
+    mu = history["class_means"][i].astype(np.float64)
+    coords, network, ncc, basis, scale, centre = decision_maps(mu, history["W"][i], history["b"][i], extent)
+    colours = class_colours(mu.shape[0])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 5), layout="constrained")
+    image = ax.imshow(network, origin="lower", extent=(coords[0], coords[-1], coords[0], coords[-1]),
+                      cmap=ListedColormap(colours), vmin=-0.5, vmax=mu.shape[0] - 0.5, alpha=0.25,
+                      interpolation="nearest")
+    image.set_gid(GID_REGIONS)
+    contour = ax.contour(coords, coords, ncc, levels=np.arange(mu.shape[0] - 1) + 0.5, colors="k",
+                         linestyles="--", linewidths=1.5)
+    contour.set_gid(GID_NCC)
+    samples = (history["sample_features"][i].astype(np.float64) - centre) @ basis.T / scale
+    ax.scatter(*samples.T, c=colours[history.sample_labels], s=8)
+    ax.scatter(*((mu - centre) @ basis.T / scale).T, c=colours, s=140, edgecolors="k", zorder=3)
+    ax.set(xlim=(coords[0], coords[-1]), ylim=(coords[0], coords[-1]), aspect="equal",
+           xlabel=r"direction 1 (unit: avg $\|\mu_c - \bar\mu\|$)", ylabel="direction 2",
+           title=f"epoch {int(history['epoch'][i])}: the rules differ on {np.mean(network != ncc):.1%} of the square")
     return ax.figure
 
 

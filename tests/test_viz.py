@@ -484,3 +484,50 @@ def test_runs_on_a_subset_of_classes_are_labelled_with_those_class_names():
     assert _class_names(h, 3) == ("T-shirt/top", "Trouser", "Bag")
     assert _class_names(History(config={"dataset": "fashion-mnist"}), 10)[8] == "Bag"
     assert _class_names(History(config={}), 2) == ("class 0", "class 1")
+
+
+# ---------------------------------------------------------------------------------------------
+# Decision regions (NC4 in a picture)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_decision_maps_are_the_network_and_nearest_centre_rules_on_the_plane_of_the_means():
+    rng = np.random.default_rng(0)
+    mu = rng.standard_normal((4, 6)) + 3.0
+    W, b = rng.standard_normal((4, 6)), rng.standard_normal(4)
+    coords, network, ncc, basis, scale, centre = viz.decision_maps(mu, W, b, extent=2.0, resolution=41)
+    np.testing.assert_allclose(basis @ basis.T, np.eye(2), atol=1e-12)
+    for iy, ix in [(0, 0), (7, 33), (40, 12), (20, 20)]:  # brute force at a few grid points
+        h = centre + scale * (coords[ix] * basis[0] + coords[iy] * basis[1])
+        assert network[iy, ix] == np.argmax(W @ h + b)
+        assert ncc[iy, ix] == np.argmin(np.linalg.norm(mu - h, axis=1))
+
+
+def test_a_self_dual_classifier_with_the_matching_bias_draws_no_difference():
+    # NCC as a linear rule: argmin ||h - mu_c||^2 = argmax (mu_c . h - ||mu_c||^2 / 2), so W = mu, b = -||mu_c||^2/2
+    C, p = 3, 5
+    rng = np.random.default_rng(1)
+    mu = 2.0 * etf_means(C, p) + 1.5
+    labels = np.repeat(np.arange(C), 4)
+    h = History({"num_classes": C}, sample_labels=labels)
+    features = mu[labels] + 0.1 * rng.standard_normal((labels.size, p))
+    h.append(epoch=1, train_acc=0.5, class_means=mu, W=rng.standard_normal((C, p)), b=rng.standard_normal(C),
+             sample_features=features)
+    h.append(epoch=2, train_acc=1.0, class_means=mu, W=mu, b=-0.5 * (mu * mu).sum(axis=1), sample_features=features)
+    ax = viz.plot_decision_regions(h, epoch=2).axes[0]
+    assert "differ on 0.0% of the square" in ax.get_title()
+    image = next(im for im in ax.images if im.get_gid() == viz.GID_REGIONS)
+    _, network, ncc, *_ = viz.decision_maps(mu, mu, -0.5 * (mu * mu).sum(axis=1))
+    np.testing.assert_array_equal(np.asarray(image.get_array()), network)
+    np.testing.assert_array_equal(network, ncc)
+    assert len(np.unique(network)) == C  # all three regions are in the square
+    # a random classifier differs on a visible part of the square, and the title says so
+    assert "differ on 0.0%" not in viz.plot_decision_regions(h, epoch=1).axes[0].get_title()
+
+
+def test_decision_regions_draw_into_a_given_axes_and_refuse_a_bad_extent():
+    h = make_history()
+    fig, (left, right) = plt.subplots(1, 2)
+    assert viz.plot_decision_regions(h, ax=right) is fig and right.images and not left.images
+    with pytest.raises(ValueError, match="extent must be a positive number"):
+        viz.plot_decision_regions(h, extent=0.0)
