@@ -26,7 +26,9 @@ import booktools  # noqa: E402
 # that each chapter's training gets the CPU as it would alone.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebooks")]
 
-COLAB_DEFAULTS = ["torch==2.13.0", "numpy", "matplotlib", "ipywidgets==7.7.1", "ipykernel"]
+# What a Colab runtime has preinstalled, among the packages the chapters import (scipy is there too:
+# chapter 8's exact max-margin solver needs it, and ncedu declares it only as the extra "theory").
+COLAB_DEFAULTS = ["torch==2.13.0", "numpy", "matplotlib", "scipy", "ipywidgets==7.7.1", "ipykernel"]
 FAKE_COLAB = "import sys, types\nsys.modules.setdefault('google.colab', types.ModuleType('google.colab'))\n"
 
 
