@@ -1032,8 +1032,9 @@ def animate(history: History, fps: float = 5) -> animation.FuncAnimation:
     Returns
     -------
     matplotlib.animation.FuncAnimation
-        On a figure pyplot does not manage. Show it in a notebook with
-        ``IPython.display.HTML(anim.to_jshtml())``, or save it with :func:`save_gif`.
+        On a figure pyplot does not manage. Show it in a notebook or on a web page with
+        :func:`ncedu.widgets.animation_html` (an embedded player that needs no kernel and no
+        network), or save it with :func:`save_gif`.
     """
     _check_history(history)
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not np.isfinite(fps) or fps <= 0:

@@ -49,7 +49,7 @@ from .viz import (
     _freeze_layout,
 )
 
-__all__ = ["epoch_scrubber", "static_scrubber", "STATIC_ENV_VAR", "STATIC_DPI"]
+__all__ = ["epoch_scrubber", "static_scrubber", "animation_html", "STATIC_ENV_VAR", "STATIC_DPI"]
 
 #: The environment variable that switches :func:`epoch_scrubber` to the static HTML animation.
 #: Resolution of the frames of the static animation (dots per inch of a 12 x 3.9 inch figure).
@@ -212,6 +212,31 @@ def _offline_player(html: str) -> str:
     for css_class, symbol in _PLAYER_ICONS.items():
         html = html.replace(f'<i class="{css_class}"></i>', f'<span aria-hidden="true">{symbol}</span>')
     return html
+
+
+def animation_html(anim: animation.Animation):
+    """Any matplotlib animation as a self-contained HTML/JavaScript player that works offline.
+
+    ``Animation.to_jshtml()`` embeds every frame, but its player loads its button icons from a
+    CDN (Font Awesome), which fails offline and on a page that allows no third-party requests;
+    this is the same player with the stylesheet link removed and the icons drawn as Unicode
+    symbols. Use it for :func:`ncedu.viz.animate` or your own ``FuncAnimation`` on a page that
+    must work without a kernel (the book's website).
+
+    Parameters
+    ----------
+    anim : matplotlib.animation.Animation
+
+    Returns
+    -------
+    IPython.display.HTML
+        Its ``.data`` is the HTML text.
+    """
+    from IPython.display import HTML
+
+    if not isinstance(anim, animation.Animation):
+        raise TypeError(f"anim must be a matplotlib animation (e.g. from ncedu.viz.animate), got {type(anim).__name__}")
+    return HTML(_offline_player(anim.to_jshtml()))
 
 
 def static_scrubber(history: History, *, fps: float = 4, dpi: Optional[float] = None):

@@ -132,6 +132,21 @@ def test_static_scrubber_embeds_a_js_slider_and_one_frame_per_epoch():
     assert "fa fa-" not in page.data and "\u25b6" in page.data
 
 
+def test_any_animation_becomes_an_offline_player():
+    from ncedu import viz
+
+    h = make_history()
+    anim = viz.animate(h)
+    raw = anim.to_jshtml()
+    assert re.search(r'href="(https?:)?//[^"]*font-awesome', raw)  # what matplotlib's own player needs
+    page = widgets.animation_html(anim)
+    assert isinstance(page, HTML) and frame_count(page.data) == len(h)
+    assert not re.search(r'(href|src)="(https?:)?//', page.data)
+    assert "fa fa-" not in page.data and "\u25b6" in page.data
+    with pytest.raises(TypeError, match="anim must be a matplotlib animation"):
+        widgets.animation_html(h)
+
+
 def test_book_build_environment_switches_the_scrubber_to_static_html(monkeypatch):
     monkeypatch.setenv(widgets.STATIC_ENV_VAR, "1")
     h = make_history(epochs=(1, 2, 3))
