@@ -235,6 +235,9 @@ def train(
         "lr_milestones": milestones,
         "lr_decay": lr_decay,
         **(config or {}),
+        # where the numbers came from: the same seed reproduces them bit for bit only with the
+        # same torch version, device and thread count (not compared when resuming a checkpoint)
+        "provenance": {"torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads()},
     }
     history = History(config=run_config, sample_labels=y[sample_idx].numpy())
     start_epoch = 1
@@ -243,7 +246,8 @@ def train(
     if ckpt_path is not None and ckpt_path.exists():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         saved = History.from_state(state["history"]).config
-        differ = sorted(k for k in set(saved) | set(run_config) if saved.get(k) != _jsonable(run_config.get(k)))
+        differ = sorted(k for k in set(saved) | set(run_config)
+                        if k != "provenance" and saved.get(k) != _jsonable(run_config.get(k)))
         if differ:
             raise ValueError(
                 f"checkpoint {ckpt_path} belongs to a different run (settings {differ} differ); "

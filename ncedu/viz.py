@@ -257,7 +257,8 @@ def run_labels(histories: Sequence[History], max_keys: int = 3) -> list[str]:
     flattened, and a setting recorded twice under different paths is shown once. Runs whose
     configs do not differ are labelled ``"run 1"``, ``"run 2"``, ...
     """
-    flat = [_flatten(h.config) for h in histories]
+    # settings only: where a run was computed (torch version, device, threads) is not what it is about
+    flat = [{k: v for k, v in _flatten(h.config).items() if not k.startswith("provenance.")} for h in histories]
     keys = sorted(set().union(*flat), key=_config_key_rank)
     shown: dict[tuple[str, tuple[str, ...]], str] = {}
     for key in keys:

@@ -104,6 +104,19 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path):
         quick_train(epochs=4, checkpoint=ckpt, weight_decay=1e-4)
 
 
+def test_the_history_records_where_its_numbers_came_from_and_resuming_elsewhere_is_allowed(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    h = quick_train(epochs=4, checkpoint=ckpt)
+    assert h.config["provenance"] == {"torch": torch.__version__, "device": "cpu", "threads": torch.get_num_threads()}
+    threads = torch.get_num_threads()
+    try:  # a checkpoint written with another thread count still resumes (only rounding differs)
+        torch.set_num_threads(threads + 1)
+        resumed = quick_train(epochs=4, checkpoint=ckpt)
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(resumed["nc1"], h["nc1"])
+
+
 def test_divergence_stops_with_a_clear_error():
     with pytest.raises(TrainingDivergedError, match=r"at epoch \d+ .*try a smaller lr"):
         ncedu.train(small_mlp(), mixture(), epochs=20, lr=1e12, progress=False, loss="mse")

@@ -147,6 +147,13 @@ def legend_texts(fig):
     return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
 
 
+def test_run_labels_ignore_where_a_run_was_computed():
+    a = make_history(config={"num_classes": 3, "weight_decay": 5e-3,
+                             "provenance": {"torch": "2.13.0", "device": "cpu", "threads": 2}})
+    b = make_history(config={"num_classes": 3, "weight_decay": 5e-4}, seed=1)  # an older run, no provenance
+    assert viz.run_labels([a, b]) == ["weight decay 0.005", "weight decay 0.0005"]
+
+
 def test_learning_rate_drops_recorded_by_train_are_marked_in_every_panel():
     # milestones as ncedu.train records them; 40 lies beyond the last measured epoch (34) and is not drawn
     h = make_history(config={"num_classes": 3, "lr_milestones": [10, 20, 40], "lr_decay": 0.1})
