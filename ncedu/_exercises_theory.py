@@ -25,6 +25,7 @@ from .exercises import (
     _Finding,
     _labelled_data,
     _m,
+    _pinv_top,
     _S,
     _ShapeHint,
     _stats,
@@ -51,13 +52,6 @@ _WEBB_LOWE: tuple[tuple[int, int, int, int, float, int], ...] = (
 )
 
 
-def _pinv_psd(S: np.ndarray) -> np.ndarray:
-    """Pseudo-inverse of a symmetric PSD matrix, dropping eigenvalues below 1e-10 of the largest."""
-    lam, V = np.linalg.eigh((S + S.T) / 2)
-    keep = lam > 1e-10 * max(lam.max(), 0.0)
-    return (V[:, keep] / lam[keep]) @ V[:, keep].T
-
-
 def _webb_lowe_cases() -> list[_Case]:
     out = []
     for seed, C, n, p, offset, dead in _WEBB_LOWE:
@@ -77,7 +71,7 @@ def _wl(case: _Case, *, means: str = "M", sigma: str = "T", ddof: int = 0, scale
     s = _stats(case)
     N, C = s["N"], s["C"]
     S = {"T": _cov(s["T"], N - ddof), "W": _cov(s["R"], N), "B": _cov(s["M"], C), "raw": _cov(s["H"], N)}[sigma]
-    return (1.0 / C if scale is None else scale) * s[means] @ (_pinv_psd(S) if invert else S)
+    return (1.0 / C if scale is None else scale) * s[means] @ (_pinv_top(S, S.shape[0]) if invert else S)
 
 
 def _wl_transposed(case: _Case) -> Optional[np.ndarray]:

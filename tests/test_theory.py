@@ -455,7 +455,7 @@ def test_multiclass_max_margin_matches_slsqp_on_the_primal():
     for k, (i, c) in enumerate(rows):
         G[k, y[i] * d:(y[i] + 1) * d] = X[i]
         G[k, c * d:(c + 1) * d] -= X[i]
-    res = minimize(lambda w: 0.5 * w @ w, np.ones(C * d) * 0.0 + np.kron(np.eye(C), np.eye(1, d)).sum(0) * 0,
+    res = minimize(lambda w: 0.5 * w @ w, np.zeros(C * d),
                    jac=lambda w: w, constraints=[{"type": "ineq", "fun": lambda w: G @ w - 1.0, "jac": lambda w: G}],
                    method="SLSQP", options={"ftol": 1e-14, "maxiter": 1000})
     assert res.success
