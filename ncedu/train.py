@@ -14,6 +14,7 @@ atomically and read with ``torch.load(weights_only=True)`` (no arbitrary unpickl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -32,7 +33,7 @@ from .history import History
 from .metrics import measure
 from .streaming import find_classifier
 
-__all__ = ["train", "log_spaced_epochs", "TrainingDivergedError", "default_device", "LOSSES"]
+__all__ = ["train", "log_spaced_epochs", "TrainingDivergedError", "default_device", "default_num_threads", "LOSSES"]
 
 LOSSES = ("cross_entropy", "mse")
 
@@ -51,6 +52,20 @@ def default_device() -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def default_num_threads() -> int:
+    """The CPU thread count :func:`train` uses unless told otherwise: one core left free.
+
+    ``min(torch.get_num_threads(), max(1, os.cpu_count() - 1))``: on a 2-core laptop or Colab's
+    2-vCPU runtime, one thread. Measured on a 2-core machine (``python benchmarks/bench_threads.py``):
+    two threads train the flagship MLP about 1.3x faster than one when nothing else runs, but
+    about 5x *slower* beside one other busy process, because OpenMP's threads wait for each other
+    at every operation and one of them keeps losing its core. Leaving a core free costs a little
+    on an idle machine and avoids the stall. Pass ``num_threads=`` to :func:`train` to choose.
+    """
+    cores = os.cpu_count() or 1
+    return max(1, min(torch.get_num_threads(), cores - 1))
 
 
 def log_spaced_epochs(epochs: int, count: int = 30) -> list[int]:
@@ -115,6 +130,17 @@ def _sample_indices(y: torch.Tensor, per_class: int, seed: int) -> np.ndarray:
     return np.concatenate(picks)
 
 
+@contextlib.contextmanager
+def _cpu_threads(count: int):
+    """Run the block with ``count`` torch CPU threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def _jsonable(value: Any) -> Any:
     """``value`` as it reads back from JSON (tuples become lists), for comparing configs."""
     return json.loads(json.dumps(value, default=str))
@@ -142,6 +168,7 @@ def train(
     checkpoint: Optional[Union[str, os.PathLike]] = None,
     checkpoint_every: int = 10,
     config: Optional[dict] = None,
+    num_threads: Optional[int] = None,
 ) -> History:
     """Train ``model`` on ``data`` for ``epochs`` epochs and record neural collapse.
 
@@ -181,6 +208,9 @@ def train(
     checkpoint : path of a checkpoint file; if it exists, training resumes from it. Written every
         ``checkpoint_every`` epochs and at the end, atomically.
     config : extra JSON-serialisable description saved in the History.
+    num_threads : CPU threads for training (``torch.set_num_threads``, restored afterwards); default
+        :func:`default_num_threads`, which leaves one core free. Recorded in the History's
+        ``config["provenance"]``, since the thread count changes the rounding (see ``seed``).
 
     Returns
     -------
@@ -215,134 +245,138 @@ def train(
         if bad:
             raise ValueError(f"measure_epochs must lie in 1..{epochs}, got {bad}")
     device = torch.device(device) if device is not None else default_device()
-
-    model.to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=lr_decay)
-    generator = torch.Generator().manual_seed(seed)
-    sample_idx = _sample_indices(y, samples_per_class, seed)
-    run_config = {
-        "model": type(model).__name__,
-        "num_classes": C,
-        "num_train": int(x.shape[0]),
-        "epochs": int(epochs),
-        "seed": int(seed),
-        "loss": loss,
-        "lr": lr,
-        "momentum": momentum,
-        "weight_decay": weight_decay,
-        "batch_size": int(batch_size),
-        "lr_milestones": milestones,
-        "lr_decay": lr_decay,
-        **(config or {}),
-        # where the numbers came from: the same seed reproduces them bit for bit only with the
-        # same torch version, device and thread count (not compared when resuming a checkpoint)
-        "provenance": {"torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads()},
-    }
-    history = History(config=run_config, sample_labels=y[sample_idx].numpy())
-    start_epoch = 1
-
-    ckpt_path = Path(checkpoint) if checkpoint is not None else None
-    if ckpt_path is not None and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        saved = History.from_state(state["history"]).config
-        differ = sorted(k for k in set(saved) | set(run_config)
-                        if k != "provenance" and saved.get(k) != _jsonable(run_config.get(k)))
-        if differ:
-            raise ValueError(
-                f"checkpoint {ckpt_path} belongs to a different run (settings {differ} differ); "
-                "delete it or pass another checkpoint path"
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        history = History.from_state(state["history"])
-        start_epoch = int(state["epoch"]) + 1
-
-    def save_checkpoint(epoch: int) -> None:
-        state = {
-            "epoch": epoch,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "generator": generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "history": history.state(),
+    if num_threads is None:
+        num_threads = default_num_threads()
+    elif isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
+        raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}")
+    with _cpu_threads(int(num_threads)):
+        model.to(device)
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=lr_decay)
+        generator = torch.Generator().manual_seed(seed)
+        sample_idx = _sample_indices(y, samples_per_class, seed)
+        run_config = {
+            "model": type(model).__name__,
+            "num_classes": C,
+            "num_train": int(x.shape[0]),
+            "epochs": int(epochs),
+            "seed": int(seed),
+            "loss": loss,
+            "lr": lr,
+            "momentum": momentum,
+            "weight_decay": weight_decay,
+            "batch_size": int(batch_size),
+            "lr_milestones": milestones,
+            "lr_decay": lr_decay,
+            **(config or {}),
+            # where the numbers came from: the same seed reproduces them bit for bit only with the
+            # same torch version, device and thread count (not compared when resuming a checkpoint)
+            "provenance": {"torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads()},
         }
-        with atomic_path(ckpt_path) as tmp:
-            torch.save(state, tmp)
+        history = History(config=run_config, sample_labels=y[sample_idx].numpy())
+        start_epoch = 1
 
-    bar = None
-    if progress and not static_output():
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=epochs, initial=start_epoch - 1, desc="training", unit="epoch", leave=True)
-    x_dev, y_dev = x.to(device), y.to(device)
-    n = x.shape[0]
-    try:
-        for epoch in range(start_epoch, epochs + 1):
-            model.train()
-            perm = torch.randperm(n, generator=generator).to(device)
-            running, seen = 0.0, 0
-            for start in range(0, n, batch_size):
-                idx = perm[start : start + batch_size]
-                if idx.numel() < 2 and n > 1:
-                    continue  # a single-sample batch breaks batch norm; the paper drops ragged batches too
-                out = model(x_dev[idx])
-                batch_loss = loss_fn(out, y_dev[idx])
-                if not bool(torch.isfinite(batch_loss.detach())):
-                    raise TrainingDivergedError(
-                        f"the training loss became {float(batch_loss)} at epoch {epoch} "
-                        f"(learning rate {optimizer.param_groups[0]['lr']:g}); try a smaller lr "
-                        f"(now {lr:g}), a smaller weight_decay, or batch norm in the model"
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                batch_loss.backward()
-                optimizer.step()
-                running += float(batch_loss.detach()) * idx.numel()
-                seen += idx.numel()
-            current_lr = optimizer.param_groups[0]["lr"]
-            scheduler.step()
-
-            if epoch in measure_at:
-                model.eval()
-                train_loss, train_acc, feats = _evaluate(model, head, x, y, loss_fn, device)
-                if not (math.isfinite(train_loss) and bool(torch.isfinite(feats).all())):
-                    raise TrainingDivergedError(
-                        f"the features or the loss became infinite or NaN at epoch {epoch} "
-                        f"(learning rate {current_lr:g}); try a smaller lr (now {lr:g}), a smaller "
-                        "weight_decay, or batch norm in the model"
-                    )
-                W, b = head.weight.detach().cpu(), None if head.bias is None else head.bias.detach().cpu()
-                m = measure(feats, y, W, b, num_classes=C)
-                test_loss = test_acc = None
-                if test is not None:
-                    test_loss, test_acc, _ = _evaluate(model, head, test[0], test[1], loss_fn, device)
-                history.append(
-                    epoch=epoch,
-                    lr=current_lr,
-                    train_loss=train_loss,
-                    train_acc=train_acc,
-                    test_loss=test_loss,
-                    test_acc=test_acc,
-                    **m.as_dict(),
-                    class_means=m.class_means,
-                    W=W.double().numpy(),
-                    b=np.zeros(C) if b is None else b.double().numpy(),
-                    sample_features=feats[sample_idx].numpy(),
+        ckpt_path = Path(checkpoint) if checkpoint is not None else None
+        if ckpt_path is not None and ckpt_path.exists():
+            state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+            saved = History.from_state(state["history"]).config
+            differ = sorted(k for k in set(saved) | set(run_config)
+                            if k != "provenance" and saved.get(k) != _jsonable(run_config.get(k)))
+            if differ:
+                raise ValueError(
+                    f"checkpoint {ckpt_path} belongs to a different run (settings {differ} differ); "
+                    "delete it or pass another checkpoint path"
                 )
-            if ckpt_path is not None and (epoch % checkpoint_every == 0 or epoch == epochs):
-                save_checkpoint(epoch)
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            history = History.from_state(state["history"])
+            start_epoch = int(state["epoch"]) + 1
+
+        def save_checkpoint(epoch: int) -> None:
+            state = {
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "history": history.state(),
+            }
+            with atomic_path(ckpt_path) as tmp:
+                torch.save(state, tmp)
+
+        bar = None
+        if progress and not static_output():
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=epochs, initial=start_epoch - 1, desc="training", unit="epoch", leave=True)
+        x_dev, y_dev = x.to(device), y.to(device)
+        n = x.shape[0]
+        try:
+            for epoch in range(start_epoch, epochs + 1):
+                model.train()
+                perm = torch.randperm(n, generator=generator).to(device)
+                running, seen = 0.0, 0
+                for start in range(0, n, batch_size):
+                    idx = perm[start : start + batch_size]
+                    if idx.numel() < 2 and n > 1:
+                        continue  # a single-sample batch breaks batch norm; the paper drops ragged batches too
+                    out = model(x_dev[idx])
+                    batch_loss = loss_fn(out, y_dev[idx])
+                    if not bool(torch.isfinite(batch_loss.detach())):
+                        raise TrainingDivergedError(
+                            f"the training loss became {float(batch_loss)} at epoch {epoch} "
+                            f"(learning rate {optimizer.param_groups[0]['lr']:g}); try a smaller lr "
+                            f"(now {lr:g}), a smaller weight_decay, or batch norm in the model"
+                        )
+                    optimizer.zero_grad(set_to_none=True)
+                    batch_loss.backward()
+                    optimizer.step()
+                    running += float(batch_loss.detach()) * idx.numel()
+                    seen += idx.numel()
+                current_lr = optimizer.param_groups[0]["lr"]
+                scheduler.step()
+
+                if epoch in measure_at:
+                    model.eval()
+                    train_loss, train_acc, feats = _evaluate(model, head, x, y, loss_fn, device)
+                    if not (math.isfinite(train_loss) and bool(torch.isfinite(feats).all())):
+                        raise TrainingDivergedError(
+                            f"the features or the loss became infinite or NaN at epoch {epoch} "
+                            f"(learning rate {current_lr:g}); try a smaller lr (now {lr:g}), a smaller "
+                            "weight_decay, or batch norm in the model"
+                        )
+                    W, b = head.weight.detach().cpu(), None if head.bias is None else head.bias.detach().cpu()
+                    m = measure(feats, y, W, b, num_classes=C)
+                    test_loss = test_acc = None
+                    if test is not None:
+                        test_loss, test_acc, _ = _evaluate(model, head, test[0], test[1], loss_fn, device)
+                    history.append(
+                        epoch=epoch,
+                        lr=current_lr,
+                        train_loss=train_loss,
+                        train_acc=train_acc,
+                        test_loss=test_loss,
+                        test_acc=test_acc,
+                        **m.as_dict(),
+                        class_means=m.class_means,
+                        W=W.double().numpy(),
+                        b=np.zeros(C) if b is None else b.double().numpy(),
+                        sample_features=feats[sample_idx].numpy(),
+                    )
+                if ckpt_path is not None and (epoch % checkpoint_every == 0 or epoch == epochs):
+                    save_checkpoint(epoch)
+                if bar is not None:
+                    post = {"loss": f"{running / max(seen, 1):.3g}"}
+                    if len(history):
+                        post.update(train_acc=f"{history['train_acc'][-1]:.3f}", nc1=f"{history['nc1'][-1]:.3g}")
+                    bar.set_postfix(post, refresh=False)
+                    bar.update(1)
+        finally:
             if bar is not None:
-                post = {"loss": f"{running / max(seen, 1):.3g}"}
-                if len(history):
-                    post.update(train_acc=f"{history['train_acc'][-1]:.3f}", nc1=f"{history['nc1'][-1]:.3g}")
-                bar.set_postfix(post, refresh=False)
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    model.eval()
-    return history
+                bar.close()
+        model.eval()
+        return history

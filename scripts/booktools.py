@@ -9,12 +9,19 @@ the launch buttons and every set-up cell at the fork:
 
 ``python scripts/booktools.py check`` reports notebooks whose set-up cell disagrees with
 ``_config.yml`` or that carry outputs.
+
+``python scripts/booktools.py executed [--touch]`` lists the chapters whose current code has no
+successful execution in the build's cache (``_build/.jupyter_cache``): a build that failed, or
+was interrupted, leaves them so. With ``--touch`` it marks them changed, so that the next
+``jupyter-book build`` reads and executes them again instead of keeping the failed page;
+``scripts/book.sh`` does both around every build.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -110,6 +117,29 @@ def set_repository(url: str, branch: str, book: Path = BOOK, config_path: Path =
     return changed
 
 
+def unexecuted(book: Path = BOOK, cache: Path = ROOT / "_build" / ".jupyter_cache") -> list[Path]:
+    """The notebooks whose current code cells have no successful execution in the build's cache.
+
+    jupyter-cache keys an execution by the notebook's code cells and kernel; myst-nb stores only
+    executions that succeeded, so a chapter whose last execution failed (an error, a timeout, an
+    interrupted build) is listed here until it executes successfully.
+    """
+    paths = notebooks(book)
+    if not Path(cache).is_dir():
+        return paths
+    import nbformat
+    from jupyter_cache import get_cache
+
+    store = get_cache(str(cache))
+    missing = []
+    for path in paths:
+        try:
+            store.match_cache_notebook(nbformat.read(str(path), as_version=4))
+        except KeyError:
+            missing.append(path)
+    return missing
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -117,7 +147,17 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("url")
     s.add_argument("--branch", default="main")
     sub.add_parser("check", help="report set-up cells that disagree with _config.yml, and committed outputs")
+    e = sub.add_parser("executed", help="list chapters without a successful execution in the build cache")
+    e.add_argument("--touch", action="store_true", help="mark them changed so the next build executes them")
     args = parser.parse_args(argv)
+    if args.command == "executed":
+        missing = unexecuted()
+        for path in missing:
+            if args.touch:
+                os.utime(path)
+            print(f"{path.relative_to(ROOT)}: no successful execution in the build cache"
+                  + (" (marked for re-execution)" if args.touch else ""))
+        return 1 if missing and not args.touch else 0
     if args.command == "set-repository":
         changed = set_repository(args.url, args.branch)
         print(f"_config.yml now points at {args.url}@{args.branch}; {len(changed)} notebook(s) updated")

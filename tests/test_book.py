@@ -89,3 +89,24 @@ def test_each_chapter_has_learning_goals_exercises_and_solutions(path):
     assert len(solutions) >= len(exercises), f"{path.name}: every exercise needs a solution"
     assert all(":class: dropdown" in block for block in re.findall(r"```\{solution[^`]*", text))
     assert "check(" in text, f"{path.name} has no automatically checked coding exercise"
+
+
+def test_chapters_without_a_successful_execution_are_listed_until_they_execute(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    jupyter_cache = pytest.importorskip("jupyter_cache")
+    book = tmp_path / "book"
+    book.mkdir()
+    done, failed = book / "done.ipynb", book / "failed.ipynb"
+    for path, code in ((done, "x = 1"), (failed, "raise RuntimeError")):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, str(path))
+    cache = tmp_path / "cache"
+    assert booktools.unexecuted(book, cache) == [done, failed]  # no cache yet: nothing has executed
+    store = jupyter_cache.get_cache(str(cache))
+    store.cache_notebook_file(str(done), check_validity=False)
+    assert booktools.unexecuted(book, cache) == [failed]
+    nb = nbformat.read(str(done), as_version=4)
+    nb.cells[0].source = "x = 2"  # edited code: the cached execution no longer applies
+    nbformat.write(nb, str(done))
+    assert booktools.unexecuted(book, cache) == [done, failed]

@@ -223,3 +223,35 @@ def test_no_progress_bar_in_a_static_page_build(monkeypatch, capsys):
     monkeypatch.delenv("NCEDU_STATIC_WIDGETS")
     quick_train(epochs=2, progress=True)
     assert "training" in capsys.readouterr().err  # tqdm writes its bar to stderr in a terminal
+
+
+def test_training_leaves_a_core_free_by_default_records_the_count_and_restores_it(monkeypatch):
+    torch.set_num_threads(2)
+    try:
+        monkeypatch.setattr("os.cpu_count", lambda: 2)
+        from ncedu.train import default_num_threads
+
+        assert default_num_threads() == 1
+        monkeypatch.setattr("os.cpu_count", lambda: 16)
+        assert default_num_threads() == 2  # never more than torch would use
+        seen = []
+
+        class Spy(nn.Module):  # records the thread count in force while training runs
+            def __init__(self):
+                super().__init__()
+                self.classifier = nn.Linear(8, 3)
+
+            def forward(self, x):
+                seen.append(torch.get_num_threads())
+                return self.classifier(x)
+
+        monkeypatch.setattr("os.cpu_count", lambda: 2)
+        h = ncedu.train(Spy(), mixture(), epochs=2, progress=False)
+        assert set(seen) == {1} and h.config["provenance"]["threads"] == 1
+        h = ncedu.train(Spy(), mixture(), epochs=2, progress=False, num_threads=2)
+        assert h.config["provenance"]["threads"] == 2
+        assert torch.get_num_threads() == 2  # restored after training
+        with pytest.raises(ValueError, match="num_threads"):
+            ncedu.train(Spy(), mixture(), epochs=2, progress=False, num_threads=0)
+    finally:
+        torch.set_num_threads(1)
