@@ -36,6 +36,7 @@ that pyplot does not manage, so a notebook shows no stray static frame.
 from __future__ import annotations
 
 import os
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
@@ -321,8 +322,8 @@ def _mark_terminal_phase(axes: Sequence[Axes], epoch: int, colour: str, run: int
     label_axis = axes[0]
     transform = blended_transform_factory(label_axis.transData, label_axis.transAxes)
     label_axis.text(
-        epoch, 0.97 - 0.12 * run, f" terminal phase \n from epoch {epoch} ", transform=transform,
-        color=colour, ha="right" if right_half else "left", va="top", fontsize=8,
+        epoch, 0.97 - 0.2 * run, f" terminal phase \n from epoch {epoch} ", transform=transform,
+        color=colour, ha="right" if right_half else "left", va="top", fontsize=9,
     )
 
 
@@ -373,7 +374,7 @@ def plot_collapse(
     Returns
     -------
     matplotlib.figure.Figure
-        Seven axes of curves in a 2 x 4 grid (in the order above) and an eighth, hidden
+        Seven axes of curves in a 3 x 3 grid (in the order above) and an eighth, hidden
         (``axison`` False), that holds the legend.
 
     Raises
@@ -399,11 +400,13 @@ def plot_collapse(
     elif len(labels) != len(histories):
         raise ValueError(f"labels has {len(labels)} entries but {len(histories)} runs were given")
 
-    fig = plt.figure(figsize=(15, 7), layout="constrained")
-    grid = fig.add_gridspec(2, 4)
-    axes = [fig.add_subplot(grid[k // 4, k % 4]) for k in range(len(COLLAPSE_PANELS))]
+    # Sized for a page about 690 px wide: three panels per row, so that 10-point text stays
+    # about 10 px tall once the figure is scaled to the page (see ncedu._layout).
+    fig = plt.figure(figsize=(9, 8.6), layout="constrained")
+    grid = fig.add_gridspec(3, 3)
+    axes = [fig.add_subplot(grid[k // 3, k % 3]) for k in range(len(COLLAPSE_PANELS))]
     for ax, (title, ylabel, log_y, _) in zip(axes, COLLAPSE_PANELS):
-        ax.set_title(title)
+        ax.set_title(title, fontsize=10)
         ax.set_ylabel(ylabel)
         ax.set_xlabel("epoch (log scale)")
         ax.set_xscale("log" if all(h["epoch"].min() > 0 for h in histories) else "symlog")
@@ -447,13 +450,13 @@ def plot_collapse(
         factor = f" (×{decays.pop():g})" if len(decays) == 1 and None not in decays else ""
         handles.append(Line2D([], [], color="0.55", ls=":", lw=1))
         names.append(f"learning-rate drop{factor}")
-    legend_ax = fig.add_subplot(grid[1, 3])
+    legend_ax = fig.add_subplot(grid[2, 1:])
     legend_ax.axis("off")
     legend_ax.legend(handles, names, loc="center", frameon=False, title="runs" if len(histories) > 1 else None)
     subtitle = _describe(histories)
     if len(histories) > 1:
         subtitle = f"{len(histories)} runs" + (f" ({subtitle})" if subtitle else "")
-    fig.suptitle("Neural collapse during training" + (f" — {subtitle}" if subtitle else ""))
+    fig.suptitle("Neural collapse during training" + ("\n" + textwrap.fill(subtitle, 95) if subtitle else ""), fontsize=11)
     return fig
 
 
@@ -702,7 +705,7 @@ def _class_ticks(ax: Axes, names: Sequence[str]) -> None:
     short = [n if len(n) <= 8 else n[:7] + "…" for n in names]
     ax.set_xticks(ticks)
     ax.set_yticks(ticks)
-    fontsize = 8 if C <= 10 else 6
+    fontsize = 9 if C <= 10 else 7
     ax.set_xticklabels(short, rotation=90 if C > 4 else 0, fontsize=fontsize)
     ax.set_yticklabels(short, fontsize=fontsize)
     colours = class_colours(C)
@@ -746,7 +749,7 @@ def plot_gram(history: History, epoch: Optional[int] = None) -> Figure:
     C = means.shape[0]
     G = _cosines(means - means.mean(axis=0))
     names = _class_names(history, C)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.6), layout="constrained")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 4.4), layout="constrained")
     image = left.imshow(G, vmin=-1, vmax=1, cmap="RdBu_r", gid=GID_GRAM)
     right.imshow(etf_gram(C), vmin=-1, vmax=1, cmap="RdBu_r", gid=GID_ETF)
     for ax, matrix in ((left, G), (right, etf_gram(C))):

@@ -17,7 +17,8 @@ if ! .venv/bin/python scripts/booktools.py executed; then
   exit 1
 fi
 if [ "$status" != 0 ]; then
-  echo "The build failed (status $status); see the warnings above." >&2
+  .venv/bin/python scripts/booktools.py stderr >&2 || true
+  echo "The build failed (status $status); see the warnings above (and what cells wrote to stderr)." >&2
   exit "$status"
 fi
 echo "The book is at $(pwd)/_build/html/index.html"

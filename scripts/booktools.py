@@ -14,7 +14,8 @@ the launch buttons and every set-up cell at the fork:
 successful execution in the build's cache (``_build/.jupyter_cache``): a build that failed, or
 was interrupted, leaves them so. With ``--touch`` it marks them changed, so that the next
 ``jupyter-book build`` reads and executes them again instead of keeping the failed page;
-``scripts/book.sh`` does both around every build.
+``scripts/book.sh`` does both around every build. ``python scripts/booktools.py stderr`` shows what
+cells wrote to stderr (which the build treats as an error), such as the figure check's findings.
 """
 
 from __future__ import annotations
@@ -140,6 +141,34 @@ def unexecuted(book: Path = BOOK, cache: Path = ROOT / "_build" / ".jupyter_cach
     return missing
 
 
+def cached_stderr(book: Path = BOOK, cache: Path = ROOT / "_build" / ".jupyter_cache") -> list[str]:
+    """What the chapters' cells wrote to stderr in their cached executions, one line each.
+
+    The build treats stderr as an error (``stderr_output: remove-warn`` with ``-W``) and names only
+    the cell; this shows what was written, e.g. the figure check's findings (``ncedu._layout``).
+    """
+    if not Path(cache).is_dir():
+        return []
+    import nbformat
+    from jupyter_cache import get_cache
+
+    store = get_cache(str(cache))
+    lines = []
+    for path in notebooks(book):
+        try:
+            record = store.match_cache_notebook(nbformat.read(str(path), as_version=4))
+        except KeyError:
+            continue
+        executed = store.get_cache_bundle(record.pk).nb
+        for index, cell in enumerate(executed.cells):
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                    for line in out.get("text", "").splitlines():
+                        if line.strip():
+                            lines.append(f"{path.relative_to(book.parent)} cell {index}: {line.strip()}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -149,7 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="report set-up cells that disagree with _config.yml, and committed outputs")
     e = sub.add_parser("executed", help="list chapters without a successful execution in the build cache")
     e.add_argument("--touch", action="store_true", help="mark them changed so the next build executes them")
+    sub.add_parser("stderr", help="what the chapters' cells wrote to stderr in their cached executions")
     args = parser.parse_args(argv)
+    if args.command == "stderr":
+        lines = cached_stderr()
+        print("\n".join(lines) if lines else "no cell of a cached execution wrote to stderr")
+        return 1 if lines else 0
     if args.command == "executed":
         missing = unexecuted()
         for path in missing:

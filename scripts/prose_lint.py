@@ -18,6 +18,8 @@ A short allow-list (:data:`ALLOWED`) holds the paper's own facts, attributed to 
 
     python scripts/prose_lint.py            # every chapter; exit status 1 when anything is found
     python scripts/prose_lint.py book/nc1.ipynb
+    python scripts/prose_lint.py --executed /tmp/nc1-run.ipynb   # also: every glue key the text
+                                            # uses is glued by a cell of that executed copy
 """
 
 from __future__ import annotations
@@ -166,14 +168,61 @@ def chapters(book: Path = BOOK) -> list[Path]:
     return sorted(p for p in list(book.glob("*.ipynb")) + list(book.glob("*.md")))
 
 
+_GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`([^`]+)`")
+
+
+def glue_keys_used(path: Path) -> list[str]:
+    """The glue keys that the markdown of notebook ``path`` refers to, in order of first use."""
+    cells = json.loads(Path(path).read_text())["cells"]
+    keys: list[str] = []
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            for m in _GLUE_ROLE.finditer(_source(cell)):
+                key = m.group(1).split(":", 1)[0]  # {glue:text}`key:format`
+                if key not in keys:
+                    keys.append(key)
+    return keys
+
+
+def glue_keys_defined(executed: Path) -> list[str]:
+    """The glue keys recorded in the outputs of an executed notebook."""
+    keys = []
+    for cell in json.loads(Path(executed).read_text())["cells"]:
+        for out in cell.get("outputs", []):
+            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name is not None:
+                keys.append(name)
+    return keys
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    paths = [Path(a) for a in args] or chapters()
+    args = list(sys.argv[1:] if argv is None else argv)
+    executed = None
+    if "--executed" in args:
+        i = args.index("--executed")
+        executed = Path(args[i + 1])
+        del args[i : i + 2]
+    paths = [Path(a) for a in args] or ([executed] if executed else chapters())
     findings = [f for p in paths for f in find_typed_numbers(p)]
     for f in findings:
         print(f)
     print(f"{len(findings)} typed run number(s) in {len(paths)} file(s)", file=sys.stderr)
-    return 1 if findings else 0
+    problems = len(findings)
+    if executed is not None:
+        defined = glue_keys_defined(executed)
+        used = glue_keys_used(executed)
+        for key in used:
+            if key not in defined:
+                print(f"{executed}: the text uses glue key {key!r} that no cell glues")
+                problems += 1
+        for key in sorted({k for k in defined if defined.count(k) > 1}):
+            print(f"{executed}: glue key {key!r} is glued more than once")
+            problems += 1
+        for key in defined:
+            if key not in used:
+                print(f"{executed}: note: glue key {key!r} is glued but the text does not use it")
+        print(f"{len(used)} glue key(s) used, {len(set(defined))} glued", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -9,12 +9,40 @@
   ``ncedu.widgets.epoch_scrubber`` must return its self-contained HTML player there: the
   extension sets ``NCEDU_STATIC_WIDGETS=1`` in the build's environment, which the kernels
   that execute the chapters inherit, whatever command started the build.
+* Every figure a chapter displays is checked for what makes it hard to read on the page (text
+  too small once scaled to the content width, overlapping text, legends over other panels:
+  ``ncedu._layout``). The kernels start with an IPython start-up file that installs the check;
+  a problem is written to the cell's stderr, which the build (``stderr_output: remove-warn``
+  with ``-W``) turns into an error naming the chapter.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
+
+_STARTUP = """\
+try:
+    from ncedu._layout import install_display_check
+except ImportError:  # a kernel without ncedu: nothing to check
+    pass
+else:
+    install_display_check()
+"""
+
+
+def _kernel_startup_dir() -> str:
+    """An IPYTHONDIR whose default profile installs the figure check in every kernel the build starts."""
+    folder = Path(tempfile.mkdtemp(prefix="ncedu-ipython-"))
+    startup = folder / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-ncedu-figure-check.py").write_text(_STARTUP)
+    atexit.register(shutil.rmtree, folder, True)
+    return str(folder)
 
 
 def _drop_duplicate_scripts(app, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
@@ -40,6 +68,7 @@ def _set_default_mode(app, config) -> None:
 
 def setup(app):
     os.environ["NCEDU_STATIC_WIDGETS"] = "1"
+    os.environ["IPYTHONDIR"] = _kernel_startup_dir()
     app.connect("config-inited", _set_default_mode)
     # early: html-page-context stops at the first handler that returns a template name
     app.connect("html-page-context", _drop_duplicate_scripts, priority=100)
