@@ -30,6 +30,7 @@ import torch  # noqa: E402
 
 import ncedu  # noqa: E402
 from ncedu import viz, widgets  # noqa: E402
+from ncedu._panels import ScrubberFigure  # noqa: E402
 
 UPDATE_TARGET_MS = 50.0
 SIZE_TARGET_MB = 5.0
@@ -45,22 +46,10 @@ def best_of(fn, repeats: int = 5) -> float:
 
 
 def plain_redraw(history, index: int) -> None:
-    """The straightforward way: a new figure with every panel re-plotted, rendered to PNG, closed."""
+    """The straightforward way: a new figure with every panel re-plotted, rendered to PNG."""
     frames = viz._frames(history)
-    fig = viz._detached_figure(widgets._FIGSIZE, widgets.LIVE_DPI)
-    grid = fig.add_gridspec(2, 3, width_ratios=[1.2, 1.0, 1.25])
-    values = viz._metric_values(history)
-    viz._ProjectionView(fig.add_subplot(grid[:, 0]), frames, index, values=values, legend=False)
-    gram = viz._GramView(fig.add_subplot(grid[:, 1]), frames, index)
-    fig.colorbar(gram.image, ax=gram.ax, shrink=0.8)
-    top, bottom = fig.add_subplot(grid[0, 2]), fig.add_subplot(grid[1, 2])
-    epochs = history["epoch"]
-    top.loglog(epochs, values["nc1"])
-    top.plot([epochs[index]], [values["nc1"][index]], "o")
-    for field in ("nc3", "nc4"):
-        bottom.semilogx(epochs, values[field])
-    bottom.semilogx(epochs, 1 - values["train_acc"])
-    fig.savefig(io.BytesIO(), format="png")
+    figure = ScrubberFigure(history, frames, index, view="geometry", dpi=widgets.LIVE_DPI)
+    figure.figure.savefig(io.BytesIO(), format="png")
 
 
 def main() -> None:
@@ -74,7 +63,8 @@ def main() -> None:
     # one-time precompute per history
     t_frames = best_of(lambda: viz._frames(history))
     frames = viz._frames(history)
-    t_view = best_of(lambda: widgets._ScrubberView(history, frames, len(frames) - 1, dpi=widgets.LIVE_DPI), repeats=3)
+    t_view = best_of(lambda: ScrubberFigure(history, frames, len(frames) - 1, view="geometry", dpi=widgets.LIVE_DPI),
+                     repeats=3)
     print(f"precompute (project all {len(history)} epochs): {1000 * t_frames:.1f} ms; "
           f"build the scrubber figure once: {1000 * t_view:.0f} ms")
 

@@ -87,13 +87,13 @@ COLLAPSE_PANELS: tuple[tuple[str, str, bool, tuple[tuple[str, str], ...]], ...] 
     ),
     (
         "NC2: equal angles",
-        r"std$_{c\neq c'}\,\cos(\cdot,\cdot)$",
+        r"std$_{c<c'}\,\cos(\cdot,\cdot)$",
         False,
         (("nc2_equiangular_means", "means"), ("nc2_equiangular_classifiers", "classifiers")),
     ),
     (
         "NC2: maximal angles",
-        r"avg$_{c\neq c'}\,|\cos + 1/(C-1)|$",
+        r"avg$_{c<c'}\,|\cos + 1/(C-1)|$",
         False,
         (("nc2_maxangle_means", "means"), ("nc2_maxangle_classifiers", "classifiers")),
     ),
@@ -348,8 +348,9 @@ def plot_collapse(
     2. NC1 ``Tr(Sigma_W Sigma_B^+)/C`` (log y axis, as the paper's figure 6);
     3. NC2 equal norms ``std_c ||mu_c - mu_G|| / avg_c ||mu_c - mu_G||`` (solid) and the same for
        the classifier rows ``w_c`` (dotted) -- figure 2;
-    4. NC2 equal angles ``std_{c != c'} cos(mu_c - mu_G, mu_c' - mu_G)`` and for ``w_c`` -- figure 3;
-    5. NC2 maximal angles ``avg_{c != c'} |cos + 1/(C-1)|`` and for ``w_c`` -- figure 4;
+    4. NC2 equal angles ``std_{c < c'} cos(mu_c - mu_G, mu_c' - mu_G)`` (the unbiased std over
+       the C(C-1)/2 pairs ``c < c'``) and for ``w_c`` -- figure 3;
+    5. NC2 maximal angles ``avg_{c < c'} |cos + 1/(C-1)|`` and for ``w_c`` -- figure 4;
     6. NC3 ``||W/||W||_F - M/||M||_F||_F^2`` -- figure 5;
     7. NC4, the fraction of samples whose network decision differs from the nearest class
        centre -- figure 7.
@@ -620,17 +621,22 @@ def _frame_title(frames: _Frames, history_values: Mapping[str, np.ndarray], i: i
 class _ProjectionView:
     """The 2-D view of one epoch in an Axes: samples, means, classifier arrows; ``update(i)`` moves them."""
 
-    def __init__(self, ax: Axes, frames: _Frames, index: int, *, values: Mapping[str, np.ndarray], legend: bool = True):
+    def __init__(self, ax: Axes, frames: _Frames, index: int, *, values: Mapping[str, np.ndarray], legend: bool = True,
+                 samples: bool = True, classifiers: bool = True):
         self.ax, self.frames, self.values = ax, frames, values
         C = frames.num_classes
         colours = class_colours(C)
         zeros = np.zeros(C)
-        self.samples = ax.scatter(*frames.samples[index].T, s=14, c=colours[frames.labels], alpha=0.6, linewidths=0,
-                                  gid=GID_SAMPLES, zorder=2)
+        self.samples = None
+        if samples:
+            self.samples = ax.scatter(*frames.samples[index].T, s=14, c=colours[frames.labels], alpha=0.6,
+                                      linewidths=0, gid=GID_SAMPLES, zorder=2)
         self.means = ax.scatter(*frames.means[index].T, s=90, c=colours, edgecolors="k", linewidths=1.2,
                                 gid=GID_MEANS, zorder=4)
-        self.arrows = ax.quiver(zeros, zeros, *frames.classifiers[index].T, color=colours, angles="xy",
-                                scale_units="xy", scale=1, width=0.007, zorder=3, gid=GID_CLASSIFIERS)
+        self.arrows = None
+        if classifiers:
+            self.arrows = ax.quiver(zeros, zeros, *frames.classifiers[index].T, color=colours, angles="xy",
+                                    scale_units="xy", scale=1, width=0.007, zorder=3, gid=GID_CLASSIFIERS)
         self.simplex = None
         if C == 3:
             ideal = _polygon(_canonical_target(3, 2))
@@ -649,9 +655,11 @@ class _ProjectionView:
 
     def update(self, i: int) -> list:
         f = self.frames
-        self.samples.set_offsets(f.samples[i])
+        if self.samples is not None:
+            self.samples.set_offsets(f.samples[i])
         self.means.set_offsets(f.means[i])
-        self.arrows.set_UVC(f.classifiers[i][:, 0], f.classifiers[i][:, 1])
+        if self.arrows is not None:
+            self.arrows.set_UVC(f.classifiers[i][:, 0], f.classifiers[i][:, 1])
         if self.simplex is not None:
             self.simplex.set_data(*_polygon(f.means[i]).T)
         self.title.set_text(_frame_title(f, self.values, i))

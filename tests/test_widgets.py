@@ -43,28 +43,86 @@ def png_size(data: bytes) -> tuple[int, int]:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
-def test_scrubber_is_a_vbox_of_play_slider_and_output():
+def test_scrubber_is_a_vbox_of_text_buttons_slider_and_image_linked_in_the_kernel():
     h = make_history()
     box = widgets.epoch_scrubber(h)
     assert isinstance(box, ipywidgets.VBox)
-    controls, output = box.children
-    assert isinstance(output, ipywidgets.Output) and box.output is output
-    play, slider = controls.children
-    assert isinstance(play, ipywidgets.Play) and isinstance(slider, ipywidgets.SelectionSlider)
-    assert box.slider is slider and box.play is play
+    controls, image = box.children
+    assert isinstance(image, ipywidgets.Image) and box.image is image
+    back, play, forward, slider = controls.children
+    assert isinstance(slider, ipywidgets.SelectionSlider) and box.slider is slider
+    assert isinstance(play, ipywidgets.ToggleButton) and box.play_button is play
+    # labelled with text: Colab loads no icon font, so icon-only buttons would be blank there
+    for button in (back, play, forward):
+        assert button.description.strip() and not getattr(button, "icon", "")
+    assert not any(isinstance(w, ipywidgets.Play) for w in controls.children)
     assert [value for _, value in slider.options] == list(h["epoch"])  # one position per measured epoch
     assert [label for label, _ in slider.options] == [str(e) for e in h["epoch"]]
-    assert slider.value == h["epoch"][0] and play.value == 0  # starts at the beginning of training
-    assert (play.min, play.max) == (0, len(h) - 1)
-    assert tuple(box.link.source) == (play, "value") and tuple(box.link.target) == (slider, "index")
-    png_size(box.last_png)  # the first epoch shown is already drawn
+    assert slider.value == h["epoch"][0]  # starts at the beginning of training
+    assert image.value == box.last_png and png_size(box.last_png)  # the first epoch shown is already drawn
+
+
+def test_the_buttons_step_and_play_through_the_epochs_without_a_front_end():
+    h = make_history()
+    box = widgets.epoch_scrubber(h, fps=200)
+    first = box.last_png
+    box.forward.click()
+    assert box.slider.index == 1 and box.view.index == 1 and box.image.value != first
+    box.back.click()
+    box.back.click()  # stops at the first epoch
+    assert box.slider.index == 0 and box.image.value == first
+    box.play_button.value = True  # what a click on "play" does
+    assert box.play_button.description.endswith("pause")
+    box.player.join(timeout=20)
+    assert box.slider.index == len(h) - 1 and box.view.index == len(h) - 1  # played to the last epoch
+    assert box.play_button.value is False and box.play_button.description.endswith("play")
+    last = box.image.value
+    box.play_button.value = True  # playing again from the end starts from the first epoch
+    box.player.join(timeout=20)
+    assert box.slider.index == len(h) - 1 and box.image.value == last
+
+
+@pytest.mark.parametrize("view", sorted(widgets.VIEWS))
+def test_every_view_draws_every_epoch_readably_on_the_page(view):
+    from ncedu._layout import layout_problems
+
+    h = make_history(C=10, p=12)
+    box = widgets.epoch_scrubber(h, view=view)
+    pngs = set()
+    for i in range(len(h)):
+        box.slider.index = i
+        pngs.add(box.last_png)
+    assert len(pngs) == len(h)
+    assert layout_problems(box.view.figure) == []
+
+
+def test_the_decision_view_is_the_network_and_nearest_centre_rules_on_the_plane_the_others_show():
+    h = make_history(C=3, p=8)
+    box = widgets.epoch_scrubber(h, view="decisions")
+    panel = box.view.panels["decisions"]
+    k = len(h) - 1
+    network, ncc = panel.decisions(k)
+    # independently: lift each grid point of the aligned plane back to feature space
+    f = box.frames
+    means = h["class_means"][k]
+    centre = means.mean(axis=0)
+    g = panel.grid[:: 97]
+    points = centre + f.scale[k] * g @ f.basis[k].T
+    expected_net = (points @ h["W"][k].T + h["b"][k]).argmax(axis=1)
+    expected_ncc = ((points[:, None, :] - means[None]) ** 2).sum(axis=2).argmin(axis=1)
+    np.testing.assert_array_equal(network.ravel()[:: 97], expected_net)
+    np.testing.assert_array_equal(ncc.ravel()[:: 97], expected_ncc)
+    # the means drawn on the decision panel sit where the projection view puts them
+    box.slider.index = k
+    np.testing.assert_allclose(panel.means.get_offsets(), f.means[k])
 
 
 def test_moving_the_slider_redraws_that_epochs_projection_gram_and_markers():
     h = make_history(C=3, p=8)
     box = widgets.epoch_scrubber(h)
     view = box.view
-    samples = by_gid(view.projection.ax, viz.GID_SAMPLES)
+    projection, gram = view.panels["projection"].view, view.panels["gram"].view
+    samples = by_gid(projection.ax, viz.GID_SAMPLES)
     before = np.array(samples.get_offsets())
     png_before = box.last_png
 
@@ -81,11 +139,11 @@ def test_moving_the_slider_redraws_that_epochs_projection_gram_and_markers():
     np.testing.assert_allclose(shown @ shown.T, expected @ expected.T, atol=1e-5)
     norms = np.linalg.norm(M, axis=1)
     cosines = (M @ M.T) / np.outer(norms, norms)
-    np.testing.assert_allclose(by_gid(view.gram.ax, viz.GID_GRAM).get_array(), cosines, atol=1e-12)
-    x, y = view.markers["nc1"].get_data()
+    np.testing.assert_allclose(by_gid(gram.ax, viz.GID_GRAM).get_array(), cosines, atol=1e-12)
+    x, y = view.panels["nc1"].markers["nc1"].get_data()
     assert (list(x), list(y)) == ([5], [h["nc1"][k]])
-    assert view.cursors[0].get_xdata()[0] == 5
-    assert "epoch 5" in view.projection.ax.get_title()
+    assert view.panels["nc1"].cursor.get_xdata()[0] == 5
+    assert "epoch 5" in projection.ax.get_title()
     assert box.last_png != png_before and png_size(box.last_png) == png_size(png_before)
 
 
@@ -113,6 +171,8 @@ def test_scrubber_rejects_bad_input():
         widgets.epoch_scrubber([1, 2, 3])
     with pytest.raises(ValueError, match="fps"):
         widgets.epoch_scrubber(make_history(), fps=-1)
+    with pytest.raises(ValueError, match="view must be one of"):
+        widgets.epoch_scrubber(make_history(), view="nc5")
 
 
 def frame_count(html: str) -> int:
