@@ -14,9 +14,14 @@ The metrics (each ``-> 0`` under neural collapse):
 * **NC1** ``Tr(Sigma_W Sigma_B^+) / C`` with ``Sigma_B^+`` the Moore–Penrose pseudo-inverse
   on the (at most) (C-1)-dimensional between-class subspace (paper, Fig. 6).
 * **NC2** equinorm ``std_c ||mu_c - mu_G|| / avg_c ||mu_c - mu_G||`` (Fig. 2, also for ``w_c``);
-  equiangularity ``std_{c != c'} cos(mu_c - mu_G, mu_{c'} - mu_G)`` (Fig. 3, also for ``w_c``);
-  max-angle ``avg_{c != c'} |cos(mu_c - mu_G, mu_{c'} - mu_G) + 1/(C-1)|`` (Fig. 4).
-  Standard deviations are unbiased (ddof = 1), over the C(C-1)/2 unordered pairs.
+  equiangularity ``std_{c < c'} cos(mu_c - mu_G, mu_{c'} - mu_G)`` (Fig. 3, also for ``w_c``);
+  max-angle ``avg_{c < c'} |cos(mu_c - mu_G, mu_{c'} - mu_G) + 1/(C-1)|`` (Fig. 4).
+  Both run over the C(C-1)/2 unordered pairs ``c < c'``, each counted once (for max-angle an
+  average over the ordered pairs ``c != c'`` is the same number; for the std it is not).
+  Standard deviations are unbiased (ddof = 1), for equinorm and equiangularity alike. For
+  equinorm that is also what the authors' notebook computes (``torch.std``, unbiased by
+  default); that notebook has no equiangularity curve (its NC2 angle plot is max-angle), so for
+  equiangularity ddof = 1 over the pairs ``c < c'`` is this package's convention.
 * **NC3** ``|| W / ||W||_F - M / ||M||_F ||_F^2`` (squared, as plotted in Fig. 5).
 * **NC4** the fraction of samples whose network decision ``argmax_c (w_c . h + b_c)`` differs
   from the nearest-class-centre decision ``argmin_c ||h - mu_c||`` (Fig. 7).
@@ -42,6 +47,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from ._passes import ClassSums, ResidualProjections, between_class_eigenbasis, chunk_rows
 from ._validation import check_classifier, check_features, check_labels, compute_dtype, raise_if_not_finite
 
 __all__ = [
@@ -70,11 +76,7 @@ METRIC_NAMES = (
     "cdnv",
 )
 
-# Rows of features processed at a time: keeps the working set in cache and memory O(chunk * p).
-_CHUNK_ROWS = 2048
-
-
-def _chunks(n: int, size: int = _CHUNK_ROWS):
+def _chunks(n: int, size: int):
     """Slices covering ``range(n)`` in consecutive chunks of ``size`` rows."""
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
@@ -137,36 +139,19 @@ class NCMetrics:
 # ----------------------------------------------------------------------------------------------
 
 
-def between_class_eigenbasis(centred_means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Eigenvectors (rows) and eigenvalues of ``Sigma_B = M^T M / C`` on its range.
-
-    Computed from the SVD ``M / sqrt(C) = U diag(s) V^T``, so ``Sigma_B = V diag(s^2) V^T``
-    without forming the (p, p) matrix. At most ``C - 1`` directions are kept (the rows of ``M``
-    have a vanishing weighted sum, so ``rank Sigma_B <= C - 1``), and singular values below
-    ``max(C, p) * eps * s_max`` count as zero, as in ``numpy.linalg.matrix_rank``; this is the
-    pseudo-inverse's range.
-    """
-    C, p = centred_means.shape
-    _, s, Vh = torch.linalg.svd(centred_means / math.sqrt(C), full_matrices=False)
-    if s.numel() == 0 or float(s[0]) == 0.0:
-        return Vh[:0], s[:0] ** 2
-    tol = max(C, p) * torch.finfo(s.dtype).eps * s[0]
-    k = min(int((s > tol).sum()), C - 1)
-    return Vh[:k], s[:k] ** 2
-
-
 def _std_over_mean(x: torch.Tensor) -> float:
     """Coefficient of variation with the unbiased std (ddof = 1)."""
     return float(x.std(correction=1) / x.mean())
 
 
 def _angle_metrics(rows: torch.Tensor) -> tuple[float, float]:
-    """Equiangularity (unbiased std of pairwise cosines) and max-angle (mean |cos + 1/(C-1)|) of the rows."""
+    """Equiangularity (unbiased std of the cosines of the pairs c < c') and max-angle (mean |cos + 1/(C-1)|)."""
     C = rows.shape[0]
     U = rows / rows.norm(dim=1, keepdim=True)
     iu = torch.triu_indices(C, C, offset=1)
     cos = (U @ U.T)[iu[0], iu[1]]
-    equiangular = float(cos.std(correction=1)) if cos.numel() > 1 else 0.0
+    # with C = 2 there is one pair: a (ddof = 1) standard deviation of one value is undefined
+    equiangular = float(cos.std(correction=1)) if cos.numel() > 1 else float("nan")
     maxangle = float((cos + 1.0 / (C - 1)).abs().mean())
     return equiangular, maxangle
 
@@ -209,22 +194,29 @@ def assemble_metrics(
     W: Optional[torch.Tensor],
     b: Optional[torch.Tensor],
     nc4: Optional[float],
+    degenerate: bool = False,
 ) -> NCMetrics:
     """Build :class:`NCMetrics` from the class statistics (float64, CPU).
 
     ``nc1_trace`` is ``Tr(Sigma_W Sigma_B^+)`` (NaN if ``Sigma_B = 0``); ``within_ss[c]`` is
-    ``sum_{i in c} ||h_i - mu_c||^2``.
+    ``sum_{i in c} ||h_i - mu_c||^2``. With ``degenerate`` (the class means coincide up to
+    rounding) every quantity that divides by the between-class scale is NaN, never a number
+    made of rounding noise.
     """
     C = class_means.shape[0]
     N = float(counts.sum())
     mu_G = (counts.to(class_means.dtype) @ class_means) / N
     M = class_means - mu_G
-    eq_m, ang_m, max_m = _norm_and_angle_metrics(M, "centred class means")
+    if degenerate:  # what is left of M is rounding (already warned about): its angles and norms mean nothing
+        M = torch.zeros_like(M)
+        nc4 = float("nan") if nc4 is not None else None
+        eq_m = ang_m = max_m = float("nan")
+    else:
+        eq_m, ang_m, max_m = _norm_and_angle_metrics(M, "centred class means")
     trace_B = float(M.pow(2).sum() / C)
     trace_W = float(within_ss.sum() / N)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        trace_ratio = trace_W / trace_B if trace_B > 0 else float("nan")
-    cdnv = cdnv_from_variances(class_means, within_ss / counts.to(within_ss.dtype))
+    trace_ratio = trace_W / trace_B if trace_B > 0 else float("nan")
+    cdnv = float("nan") if degenerate else cdnv_from_variances(class_means, within_ss / counts.to(within_ss.dtype))
     eq_w = ang_w = max_w = nc3 = None
     if W is not None:
         Wd = W.to("cpu", torch.float64)
@@ -246,18 +238,6 @@ def assemble_metrics(
         global_mean=mu_G.numpy(),
         class_counts=counts.numpy().astype(np.int64),
     )
-
-
-def nc1_trace_from_projections(z: torch.Tensor, onehot: torch.Tensor, counts: torch.Tensor) -> float:
-    """``sum_i ||z_i - zbar_{y_i}||^2 / N``: the within-class scatter of whitened projections ``z`` (N, k).
-
-    With ``z_i = Lambda^{-1/2} V (h_i - mu_{y_i})`` this is ``Tr(Sigma_W Sigma_B^+)``. The class means
-    ``zbar_c`` of ``z`` vanish up to rounding; removing them anyway (``onehot`` is the (C, N) class
-    indicator) makes the result independent of small errors in the class means.
-    """
-    zbar = (onehot @ z) / counts.unsqueeze(1)
-    scatter = z.pow(2).sum() - (counts.unsqueeze(1) * zbar.pow(2)).sum()
-    return max(float(scatter / counts.sum()), 0.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -318,80 +298,30 @@ def measure(features: Any, labels: Any, W: Any = None, b: Any = None, *, num_cla
     Wt, bt = check_classifier(W, b, C, p)
     device, cd = H.device, compute_dtype(H)
     y = y.to(device)
-    counts = torch.bincount(y, minlength=C).to("cpu", torch.float64)
-
-    # Pass 1: class sums, chunk by chunk in the compute dtype (a chunk holds few rows of each
-    # class, so rounding stays at the level of a short sum), accumulated in float64.
-    sums = torch.zeros(C, p, dtype=torch.float64, device=device)
-    chunk_sums = torch.empty(C, p, dtype=cd, device=device)
-    for rows in _chunks(N):
-        sums += chunk_sums.zero_().index_add_(0, y[rows], H[rows].to(cd))
-    sums = sums.cpu()
-    if not bool(torch.isfinite(sums).all()):
-        raise_if_not_finite(H, "features")
-    means = sums / counts.unsqueeze(1)  # (C, p) float64
-    mu_G = (counts @ means) / N
-    M = means - mu_G
-
-    V, lam = between_class_eigenbasis(M)  # (k, p), (k,)
-    k = V.shape[0]
-    # Pass 2: one product of the residuals r_i = h_i - mu_{y_i} with
-    #   P = [ whitened between-class directions V^T / sqrt(lambda) (k columns) | classifier rows W^T (C) ]
-    # and the residuals' norms. Residuals are formed chunk by chunk in one reused buffer.
-    P = V.T / lam.sqrt()
-    if Wt is not None:
-        P = torch.cat([P, Wt.to("cpu", torch.float64).T], dim=1)
-    means_cd, P_cd = means.to(device, cd), P.to(device, cd)
-    Z = torch.empty(N, P.shape[1], dtype=cd, device=device)
-    norms = torch.empty(N, dtype=cd, device=device)
-    buffer = torch.empty(min(N, _CHUNK_ROWS), p, dtype=cd, device=device)
-    for rows in _chunks(N):
-        R = buffer[: rows.stop - rows.start]
-        torch.index_select(means_cd, 0, y[rows], out=R)
-        torch.sub(H[rows], R, out=R)
-        torch.mm(R, P_cd, out=Z[rows])
-        torch.linalg.vector_norm(R, dim=1, out=norms[rows])
-
-    # Back on the CPU in float64, with small (N, k + C) arrays only. The residuals were taken
-    # about the class means rounded to the compute dtype; delta is that rounding, so the exact
-    # projections are Z - (delta P)_{y_i}. Per-row terms that depend only on the class are
-    # gathered from one (C, .) table:  [ -delta P | M M^T | mu W^T ].
-    y_cpu = y.cpu()
-    onehot = torch.zeros(C, N, dtype=torch.float64).scatter_(0, y_cpu.unsqueeze(0), 1.0)
-    delta = means - means_cd.to("cpu", torch.float64)
-    table = [-(delta @ P), M @ M.T]
-    if Wt is not None:
-        table.append(means @ P[:, k:])
-    per_class = torch.cat(table, dim=1)[y_cpu]
-    Z = Z.to("cpu", torch.float64) + per_class[:, : P.shape[1]]
-    within_ss = onehot @ norms.to("cpu", torch.float64).pow(2) - counts * delta.pow(2).sum(1)
-    Zv = Z[:, :k]
-
-    if k == 0:
-        warnings.warn(
-            "all class means coincide (Sigma_B = 0), so NC1 = Tr(Sigma_W Sigma_B^+)/C is undefined; reported as NaN",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        nc1_trace = float("nan")
+    chunks = _chunks(N, chunk_rows(p, torch.finfo(cd).bits // 8))
+    if H.dtype != cd:  # float16 and bfloat16 are measured in float32, one chunk at a time
+        def rows_of(r):
+            return H[r].to(cd)
     else:
-        nc1_trace = nc1_trace_from_projections(Zv, onehot, counts)
+        def rows_of(r):
+            return H[r]
 
-    nc4 = None
-    if Wt is not None:
-        # NCC: argmin_c ||h - mu_c||^2 = argmin_c ||M_c||^2 - 2 (h - mu_G) . M_c with h - mu_G = r + M_{y}.
-        # M_c lies in the span of V, so r . M_c = sum_j Zv_ij sqrt(lambda_j) (v_j . M_c).
-        K = P.shape[1]
-        rM = Zv @ (lam.sqrt().unsqueeze(1) * (V @ M.T))
-        ncc = torch.argmin(M.pow(2).sum(1) - 2.0 * (rM + per_class[:, K : K + C]), dim=1)
-        logits = Z[:, k:] + per_class[:, K + C :]
-        if bt is not None:
-            logits = logits + bt.to("cpu", torch.float64)
-        net = torch.argmax(logits, dim=1)
-        nc4 = float((net != ncc).to(torch.float64).mean())
-
+    first = ClassSums(C, p, device, cd)
+    for rows in chunks:
+        first.update(rows_of(rows), y[rows])
+    means = first.means()
+    if not bool(torch.isfinite(means).all()):
+        raise_if_not_finite(H, "features")
+    counts = first.counts.cpu()
+    W64 = None if Wt is None else Wt.to("cpu", torch.float64)
+    b64 = None if bt is None else bt.to("cpu", torch.float64)
+    second = ResidualProjections(means, counts, W64, b64, device, cd)
+    for rows in chunks:
+        second.update(rows_of(rows), y[rows])
+    out = second.results()
     return assemble_metrics(
-        class_means=means, counts=counts, nc1_trace=nc1_trace, within_ss=within_ss, W=Wt, b=bt, nc4=nc4
+        class_means=out["means"], counts=counts, nc1_trace=out["nc1_trace"], within_ss=out["within_ss"],
+        W=Wt, b=bt, nc4=out["nc4"], degenerate=out["degenerate"],
     )
 
 

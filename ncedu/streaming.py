@@ -1,35 +1,45 @@
 r"""Streaming neural-collapse metrics: batch by batch, across workers and ``torch.distributed`` ranks.
 
-For features that do not fit in memory, or that come from a model batch by batch.
-:class:`NCAccumulator` keeps the sufficient statistics of NC1–NC3 in float64:
+For features that do not fit in memory, or that come from a model batch by batch. Two ways, both
+exact (the same definitions as :func:`ncedu.measure`, to float64 rounding of the features given):
 
-* ``n_c``, the class counts (C,);
-* ``m_c``, the running class means (C, p);
-* ``S = sum_i (h_i - m_{y_i})(h_i - m_{y_i})^T``, the pooled within-class scatter (p, p), and its
-  per-class traces ``s_c = sum_{i in c} ||h_i - m_c||^2`` (C,).
+* **Two passes, fast** (what :func:`measure_model` does): :class:`NCAccumulator` with
+  ``second_moment=False`` keeps only counts and class sums (O(C p) memory, O(B p) work per batch);
+  :meth:`NCAccumulator.second_pass` then returns a :class:`SecondPass` that takes the same batches
+  again and projects each residual once on the between-class directions and on ``W``
+  (O(B p (C + k)) per batch, like :func:`ncedu.measure`), giving NC1 exactly and NC4 at no extra
+  cost. Use it whenever the data can be read twice (a ``DataLoader``, files, a dataset).
+* **One pass**: :class:`NCAccumulator` (the default, ``second_moment=True``) also keeps the pooled
+  within-class second moment, a (p, p) matrix, so :meth:`NCAccumulator.compute` gives NC1–NC3
+  after a single pass; it costs O(B p^2) per batch. NC4 still needs the final class means first,
+  so it takes a second pass (:class:`SecondPass` or :class:`NearestCentreMismatch`).
 
-A batch (or another accumulator) is merged with the pairwise update of Chan, Golub & LeVeque (1979):
-for two groups ``a`` and ``b`` of class ``c``, ``S += S_b + (n_a n_b / (n_a + n_b)) d d^T`` with
-``d = m_b - m_a``. Scatter is always taken about class means, never about the origin, so there is
-no cancellation even when within-class variability has collapsed by many orders of magnitude.
-Memory is O(C p + p^2), whatever the number of samples.
+Precision. Statistics are kept about a **shift per class** (the first sample of that class the
+accumulator saw): ``n_c``, ``u_c = sum_{i in c} (h_i - s_c)``, ``q_c = sum_{i in c} ||h_i - s_c||^2``
+and, with the second moment, ``T = sum_i (h_i - s_{y_i})(h_i - s_{y_i})^T``. The shifted values are
+of the size of the within-class spread, so nothing cancels however far the features sit from the
+origin and however strongly they have collapsed. Each batch's products run in the features'
+precision (float32 for float32 features) and short runs of them are added up in float64. Then
+``mu_c = s_c + u_c / n_c``, ``sum_{i in c} ||h_i - mu_c||^2 = q_c - ||u_c||^2 / n_c`` and the
+within-class scatter is ``T - sum_c u_c u_c^T / n_c``, formed once in :meth:`NCAccumulator.compute`.
 
-Across ``torch.distributed`` ranks, :meth:`NCAccumulator.all_reduce` uses two sum all-reduces:
-first the counts and class sums (giving the global means), then each rank's scatter re-centred at
-the global means, ``S_k + sum_c n_{c,k} (m_{c,k} - m_c)(m_{c,k} - m_c)^T``, which add up exactly.
-
-NC4 needs the final class means before it can count decisions, so it takes a second pass:
-:class:`NearestCentreMismatch`. :func:`measure_model` runs both passes over a ``DataLoader``.
+Merging (another worker's accumulator, or ``torch.distributed`` ranks with
+:meth:`NCAccumulator.all_reduce`) first moves the statistics to common shifts: for a shift change
+``delta = s' - s``, ``u' = u + n delta``, ``q' = q + 2 delta . u + n ||delta||^2`` and
+``T' = T + delta^T u + u^T delta + delta^T diag(n) delta`` (summed over classes), then adds them.
+Across ranks the common shift of a class is the average of the ranks' shifts (one all-reduce),
+then one all-reduce sums the moved statistics.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Iterator, Optional, Union
 
 import torch
 from torch import nn
 
+from ._passes import ResidualProjections, between_class_eigenbasis
 from ._validation import (
     check_classifier,
     check_features,
@@ -38,11 +48,12 @@ from ._validation import (
     compute_dtype,
     raise_if_not_finite,
 )
-from .metrics import NCMetrics, assemble_metrics, between_class_eigenbasis
+from .metrics import NCMetrics, assemble_metrics
 
-__all__ = ["NCAccumulator", "NearestCentreMismatch", "measure_model", "find_classifier"]
+__all__ = ["NCAccumulator", "SecondPass", "NearestCentreMismatch", "measure_model", "find_classifier"]
 
 F64 = torch.float64
+_FLUSH_ROWS = 4096  # rows of short sums in the features' precision before they are added to float64
 
 
 def _dist():
@@ -57,7 +68,7 @@ def _dist():
 
 
 class NCAccumulator:
-    """Accumulates the sufficient statistics of NC1–NC3 over batches.
+    """Accumulates the statistics of NC1–NC3 over batches, exactly, in O(C p + p^2) memory.
 
     Parameters
     ----------
@@ -66,59 +77,125 @@ class NCAccumulator:
     device : torch.device or str, optional
         Where the statistics live (default: the device of the first batch). Keeping them on the
         GPU that produces the features avoids a host transfer per batch.
+    second_moment : bool, default True
+        Keep the (p, p) within-class second moment, so that :meth:`compute` gives NC1 after one
+        pass (O(B p^2) work per batch). With ``False`` only counts and class sums are kept (O(B p)
+        per batch) and NC1 comes from :meth:`second_pass`, the fast way when the data can be
+        read twice.
 
     Examples
     --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> H, y = rng.standard_normal((300, 5)) + 3 * np.eye(3, 5)[np.arange(300) % 3], np.arange(300) % 3
     >>> acc = NCAccumulator(num_classes=3)
-    >>> for h, y in batches:                 # doctest: +SKIP
-    ...     acc.update(h, y)
-    >>> acc.all_reduce()                      # doctest: +SKIP  (under torch.distributed)
-    >>> metrics = acc.compute(W, b)           # doctest: +SKIP
+    >>> for start in range(0, 300, 64):
+    ...     _ = acc.update(H[start:start + 64], y[start:start + 64])
+    >>> from ncedu import measure
+    >>> bool(np.isclose(acc.compute().nc1, measure(H, y).nc1, rtol=1e-10))
+    True
+    >>> fast = NCAccumulator(3, second_moment=False)          # two passes, no (p, p) matrix
+    >>> for start in range(0, 300, 64):
+    ...     _ = fast.update(H[start:start + 64], y[start:start + 64])
+    >>> again = fast.second_pass()
+    >>> for start in range(0, 300, 64):
+    ...     _ = again.update(H[start:start + 64], y[start:start + 64])
+    >>> bool(np.isclose(again.compute().nc1, measure(H, y).nc1, rtol=1e-10))
+    True
     """
 
-    def __init__(self, num_classes: int, device: Optional[Union[str, torch.device]] = None) -> None:
+    def __init__(self, num_classes: int, device: Optional[Union[str, torch.device]] = None,
+                 second_moment: bool = True) -> None:
         self.num_classes = check_num_classes(num_classes)
+        if not isinstance(second_moment, bool):
+            raise TypeError(f"second_moment must be True or False, got {second_moment!r}")
+        self.second_moment = second_moment
         self.device = torch.device(device) if device is not None else None
         self.counts: Optional[torch.Tensor] = None  # (C,) float64
-        self.means: Optional[torch.Tensor] = None  # (C, p)
-        self.scatter: Optional[torch.Tensor] = None  # (p, p)
-        self.class_ss: Optional[torch.Tensor] = None  # (C,)
+        self.shifts: Optional[torch.Tensor] = None  # (C, p) float64, s_c
+        self.has_shift: Optional[torch.Tensor] = None  # (C,) bool
+        self.sums: Optional[torch.Tensor] = None  # (C, p) float64, u_c
+        self.squares: Optional[torch.Tensor] = None  # (C,) float64, q_c
+        self.moment: Optional[torch.Tensor] = None  # (p, p) float64, T (with second_moment)
+        self._short: dict[str, torch.Tensor] = {}
+        self._short_dtype: Optional[torch.dtype] = None
+        self._rows_in_short = 0
+        self._shifts_cd: Optional[torch.Tensor] = None
+        self._all_shifted = False  # every class has its shift (saves a check per batch)
 
     # -- state -------------------------------------------------------------------------------
     @property
     def dim(self) -> Optional[int]:
-        return None if self.means is None else int(self.means.shape[1])
+        return None if self.sums is None else int(self.sums.shape[1])
 
     @property
     def num_samples(self) -> int:
         return 0 if self.counts is None else int(self.counts.sum())
 
+    @property
+    def means(self) -> Optional[torch.Tensor]:
+        """The (C, p) class means so far (float64 on the accumulator's device; NaN for unseen classes)."""
+        if self.sums is None:
+            return None
+        self._flush()
+        return self.shifts + self.sums / self.counts.unsqueeze(1)
+
     def _init_state(self, p: int, device: torch.device) -> None:
         C = self.num_classes
         self.device = self.device or device
-        self.counts = torch.zeros(C, dtype=F64, device=self.device)
-        self.means = torch.zeros(C, p, dtype=F64, device=self.device)
-        self.scatter = torch.zeros(p, p, dtype=F64, device=self.device)
-        self.class_ss = torch.zeros(C, dtype=F64, device=self.device)
+        dev = self.device
+        self.counts = torch.zeros(C, dtype=F64, device=dev)
+        self.shifts = torch.zeros(C, p, dtype=F64, device=dev)
+        self.has_shift = torch.zeros(C, dtype=torch.bool, device=dev)
+        self.sums = torch.zeros(C, p, dtype=F64, device=dev)
+        self.squares = torch.zeros(C, dtype=F64, device=dev)
+        if self.second_moment:
+            self.moment = torch.zeros(p, p, dtype=F64, device=dev)
 
-    def _merge_stats(self, n_b: torch.Tensor, m_b: torch.Tensor, S_b: torch.Tensor, ss_b: torch.Tensor) -> None:
-        """Chan et al.'s pairwise merge of another group's (counts, means, scatter, per-class ss)."""
-        n_a, m_a = self.counts, self.means
-        n = n_a + n_b
-        safe_n = torch.where(n > 0, n, torch.ones_like(n))
-        d = m_b - m_a
-        weight = n_a * n_b / safe_n  # zero where either side is empty
-        self.means = m_a + d * (n_b / safe_n).unsqueeze(1)
-        self.scatter = self.scatter + S_b + (d * weight.unsqueeze(1)).T @ d
-        self.class_ss = self.class_ss + ss_b + weight * d.pow(2).sum(1)
-        self.counts = n
+    def _flush(self) -> None:
+        """Add the short sums kept in the features' precision to the float64 statistics."""
+        if not self._short:
+            return
+        self.sums += self._short["u"]
+        self.squares += self._short["q"]
+        if self.moment is not None:
+            self.moment += self._short["T"]
+        for t in self._short.values():
+            t.zero_()
+        self._rows_in_short = 0
+
+    def _short_sums(self, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        if self._short_dtype != dtype:
+            self._flush()
+            C, p, dev = self.num_classes, self.dim, self.device
+            self._short = {"u": torch.zeros(C, p, dtype=dtype, device=dev), "q": torch.zeros(C, dtype=dtype, device=dev)}
+            if self.moment is not None:
+                self._short["T"] = torch.zeros(p, p, dtype=dtype, device=dev)
+            self._short_dtype = dtype
+        return self._short
+
+    def _rebase(self, new_shifts: torch.Tensor, where: torch.Tensor) -> None:
+        """Move the statistics of the classes in ``where`` to ``new_shifts`` (module docstring)."""
+        self._flush()
+        delta = torch.where(where.unsqueeze(1), self.shifts - new_shifts, torch.zeros_like(self.shifts))
+        # statistics about s are sums of x = h - s; about s' they are sums of x + (s - s')
+        n = self.counts.unsqueeze(1)
+        if self.moment is not None:
+            self.moment += delta.T @ self.sums + self.sums.T @ delta + (delta * n).T @ delta
+        self.squares += 2.0 * (delta * self.sums).sum(1) + self.counts * delta.pow(2).sum(1)
+        self.sums += n * delta
+        self.shifts = torch.where(where.unsqueeze(1), new_shifts, self.shifts)
+        self._shifts_cd = None
 
     # -- updates -----------------------------------------------------------------------------
     def update(self, features: Any, labels: Any) -> "NCAccumulator":
-        """Add a batch of features (B, p) with labels (B,). Classes may be missing from a batch."""
-        H = check_features(features, finite=False)  # checked through the batch sums
+        """Add a batch of features (B, p) with labels (B,). Classes may be missing from a batch.
+
+        A batch with NaN or infinite values is refused before anything is added.
+        """
+        H = check_features(features, finite=False)  # checked through the batch's squares below
         y, _ = check_labels(labels, H.shape[0], self.num_classes, require_all_classes=False)
-        if self.means is None:
+        if self.sums is None:
             self._init_state(H.shape[1], H.device)
         elif H.shape[1] != self.dim:
             raise ValueError(f"features has {H.shape[1]} columns but earlier batches had {self.dim}")
@@ -126,21 +203,39 @@ class NCAccumulator:
         H = H.to(self.device, cd)
         y = y.to(self.device)
         C = self.num_classes
-        n_b = torch.bincount(y, minlength=C).to(F64)
-        sums = torch.zeros(C, H.shape[1], dtype=cd, device=self.device).index_add_(0, y, H)
-        if not bool(torch.isfinite(sums).all()):
-            raise_if_not_finite(H, "features")
-        m_b = sums.to(F64) / torch.where(n_b > 0, n_b, torch.ones_like(n_b)).unsqueeze(1)
-        # Scatter of the batch about its own class means (rounded to the compute dtype), in the
-        # compute dtype; then corrected to the exact means: sum (r - d)(r - d)^T = R^T R - n d d^T,
-        # where d = mean of r in the class = m_b - round(m_b).
-        m_cd = m_b.to(cd)
-        R = H - m_cd[y]
-        d = m_b - m_cd.to(F64)
-        S_b = (R.T @ R).to(F64) - (d * n_b.unsqueeze(1)).T @ d
-        ss_b = torch.zeros(C, dtype=F64, device=self.device).index_add_(0, y, R.pow(2).sum(1).to(F64))
-        ss_b = ss_b - n_b * d.pow(2).sum(1)
-        self._merge_stats(n_b, m_b, S_b, ss_b)
+        n_b = torch.bincount(y, minlength=C)
+        if not self._all_shifted and not bool(self.has_shift.all()):
+            new = (n_b > 0) & ~self.has_shift
+            if bool(new.any()):
+                if not bool(torch.isfinite(H).all()):
+                    raise_if_not_finite(H, "features")
+                first = torch.full((C,), H.shape[0], dtype=torch.int64, device=self.device)
+                first.scatter_reduce_(0, y, torch.arange(H.shape[0], device=self.device), reduce="amin")
+                self.shifts[new] = H[first[new]].to(F64)
+                self.has_shift |= new
+                self._shifts_cd = None
+            self._all_shifted = bool(self.has_shift.all())
+        if self._shifts_cd is None or self._shifts_cd.dtype != cd:
+            self._shifts_cd = self.shifts.to(cd)
+        X = H - self._shifts_cd[y]  # of the size of the within-class spread
+        row_squares = torch.linalg.vector_norm(X, dim=1).square_()
+        total = row_squares.sum()
+        if not bool(torch.isfinite(total)):
+            if not bool(torch.isfinite(H).all()):
+                raise_if_not_finite(H, "features")
+            X = X.to(F64)  # finite values whose squares overflow the features' precision
+            row_squares = X.pow(2).sum(1)
+            if not bool(torch.isfinite(row_squares.sum())):
+                raise_if_not_finite(H, "features")
+        short = self._short_sums(X.dtype)
+        short["u"].index_add_(0, y, X)
+        short["q"].index_add_(0, y, row_squares)
+        if self.moment is not None:
+            short["T"].addmm_(X.T, X)
+        self.counts += n_b.to(F64)
+        self._rows_in_short += H.shape[0]
+        if self._rows_in_short >= _FLUSH_ROWS or X.dtype == F64:
+            self._flush()
         return self
 
     def merge(self, other: "NCAccumulator") -> "NCAccumulator":
@@ -149,16 +244,30 @@ class NCAccumulator:
             raise TypeError(f"other must be an NCAccumulator, got {type(other).__name__}")
         if other.num_classes != self.num_classes:
             raise ValueError(f"cannot merge accumulators with {other.num_classes} and {self.num_classes} classes")
-        if other.means is None:
+        if other.second_moment != self.second_moment:
+            raise ValueError("cannot merge an accumulator with a second moment and one without (second_moment differs)")
+        if other.sums is None:
             return self
-        if self.means is None:
-            self._init_state(other.dim, other.means.device)
+        if self.sums is None:
+            self._init_state(other.dim, other.device)
         elif other.dim != self.dim:
             raise ValueError(f"cannot merge accumulators of feature dimension {other.dim} and {self.dim}")
+        other._flush()
+        self._flush()
         dev = self.device
-        self._merge_stats(
-            other.counts.to(dev), other.means.to(dev), other.scatter.to(dev), other.class_ss.to(dev)
-        )
+        # classes only the other has seen take its shifts; the other's statistics move to ours
+        adopt = other.has_shift.to(dev) & ~self.has_shift
+        self.shifts[adopt] = other.shifts.to(dev)[adopt]
+        self.has_shift |= adopt
+        self._shifts_cd = None
+        self._all_shifted = bool(self.has_shift.all())
+        moved = _copy(other, dev)
+        moved._rebase(self.shifts, moved.has_shift)
+        self.counts += moved.counts
+        self.sums += moved.sums
+        self.squares += moved.squares
+        if self.moment is not None:
+            self.moment += moved.moment
         return self
 
     def all_reduce(self, group: Any = None) -> "NCAccumulator":
@@ -167,31 +276,35 @@ class NCAccumulator:
         Every rank must have seen at least one batch (so that the feature dimension is known).
         """
         dist = _dist()
-        if self.means is None:
+        if self.sums is None:
             raise RuntimeError("all_reduce called before any update on this rank; every rank needs one batch")
-        # 1. counts and class sums -> global class means
-        sums = torch.cat([self.counts.unsqueeze(1), self.means * self.counts.unsqueeze(1)], dim=1)
-        dist.all_reduce(sums, op=dist.ReduceOp.SUM, group=group)
-        n = sums[:, 0]
-        m = sums[:, 1:] / torch.where(n > 0, n, torch.ones_like(n)).unsqueeze(1)
-        # 2. scatter re-centred at the global means; these add up exactly
-        d = self.means - m
-        local = torch.cat(
-            [
-                (self.scatter + (d * self.counts.unsqueeze(1)).T @ d).flatten(),
-                self.class_ss + self.counts * d.pow(2).sum(1),
-            ]
-        )
-        dist.all_reduce(local, op=dist.ReduceOp.SUM, group=group)
-        p = self.dim
-        self.counts, self.means = n, m
-        self.scatter = local[: p * p].reshape(p, p)
-        self.class_ss = local[p * p :]
+        self._flush()
+        # 1. common shifts: per class, the average of the shifts of the ranks that have the class
+        has = self.has_shift.to(F64).unsqueeze(1)
+        shared = torch.cat([has, self.shifts * has], dim=1)
+        dist.all_reduce(shared, op=dist.ReduceOp.SUM, group=group)
+        ranks = shared[:, :1]
+        common = torch.where(ranks > 0, shared[:, 1:] / ranks.clamp_min(1.0), self.shifts)
+        self._rebase(common, self.has_shift)
+        self.shifts = common
+        self.has_shift = (ranks[:, 0] > 0)
+        self._shifts_cd = None
+        self._all_shifted = bool(self.has_shift.all())
+        # 2. the moved statistics add up
+        parts = [self.counts, self.sums.flatten(), self.squares] + ([self.moment.flatten()] if self.moment is not None else [])
+        flat = torch.cat(parts)
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM, group=group)
+        C, p = self.num_classes, self.dim
+        self.counts, flat = flat[:C].clone(), flat[C:]
+        self.sums, flat = flat[: C * p].reshape(C, p).clone(), flat[C * p :]
+        self.squares, flat = flat[:C].clone(), flat[C:]
+        if self.moment is not None:
+            self.moment = flat.reshape(p, p).clone()
         return self
 
     # -- results -----------------------------------------------------------------------------
     def _require_complete(self) -> None:
-        if self.means is None:
+        if self.sums is None:
             raise RuntimeError("no data: call update(features, labels) at least once before compute()")
         empty = torch.nonzero(self.counts == 0).flatten().tolist()
         if empty:
@@ -205,42 +318,146 @@ class NCAccumulator:
         self._require_complete()
         return self.means.cpu()
 
+    def _within(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(within-class sums of squares (C,), class means (C, p)), float64 on the CPU."""
+        self._flush()
+        counts, sums = self.counts.cpu(), self.sums.cpu()
+        within_ss = (self.squares.cpu() - sums.pow(2).sum(1) / counts).clamp_min(0.0)
+        return within_ss, self.shifts.cpu() + sums / counts.unsqueeze(1)
+
+    def within_class_covariance(self) -> torch.Tensor:
+        """``Sigma_W`` (p, p), float64 on the CPU (needs ``second_moment=True``)."""
+        self._require_complete()
+        if self.moment is None:
+            raise RuntimeError("Sigma_W needs the second moment: create the accumulator with second_moment=True")
+        self._flush()
+        counts, sums = self.counts.cpu(), self.sums.cpu()
+        scatter = self.moment.cpu() - (sums / counts.unsqueeze(1)).T @ sums
+        return scatter / counts.sum()
+
     def nc1_trace(self) -> float:
         """``Tr(Sigma_W Sigma_B^+) = sum_k v_k^T Sigma_W v_k / lambda_k`` over the between-class eigenpairs."""
-        counts, means = self.counts.cpu(), self.means.cpu()
+        _, means = self._within()
+        counts = self.counts.cpu()
         mu_G = counts @ means / counts.sum()
-        V, lam = between_class_eigenbasis(means - mu_G)
+        V, lam = between_class_eigenbasis(means - mu_G, float(means.norm(dim=1).max()))
         if V.shape[0] == 0:
-            warnings.warn(
-                "all class means coincide (Sigma_B = 0); NC1 is undefined and reported as NaN",
-                RuntimeWarning,
-                stacklevel=3,
-            )
             return float("nan")
-        sigma_w = self.scatter.cpu() / counts.sum()
-        return float((((V @ sigma_w) * V).sum(1) / lam).sum())
+        sigma_w = self.within_class_covariance()
+        return max(float((((V @ sigma_w) * V).sum(1) / lam).sum()), 0.0)
 
     def compute(self, W: Any = None, b: Any = None, nc4: Optional[float] = None) -> NCMetrics:
-        """The metrics of everything accumulated so far.
+        """The metrics of everything accumulated so far, after one pass (needs ``second_moment=True``).
 
         ``nc4`` is the mismatch rate from a second pass (:class:`NearestCentreMismatch`), or ``None``.
+        Without the second moment, take the exact second pass instead: :meth:`second_pass`.
+        """
+        self._require_complete()
+        if self.moment is None:
+            raise RuntimeError(
+                "this accumulator keeps no second moment (second_moment=False): NC1 needs a second pass over the "
+                "same batches, acc.second_pass(W, b), then .update(h, y) for each batch and .compute()"
+            )
+        Wt, bt = check_classifier(W, b, self.num_classes, self.dim)
+        within_ss, means = self._within()
+        nc1 = self.nc1_trace()
+        degenerate = nc1 != nc1
+        if degenerate:
+            _warn_coincide()
+        return assemble_metrics(class_means=means, counts=self.counts.cpu(), nc1_trace=nc1, within_ss=within_ss,
+                                W=Wt, b=bt, nc4=nc4, degenerate=degenerate)
+
+    def second_pass(self, W: Any = None, b: Any = None) -> "SecondPass":
+        """The exact second pass over the same batches: NC1 by one projection per row, and NC4 when ``W`` is given.
+
+        Returns a :class:`SecondPass`; call its ``update(features, labels)`` for every batch again,
+        then ``compute()``.
         """
         self._require_complete()
         Wt, bt = check_classifier(W, b, self.num_classes, self.dim)
-        return assemble_metrics(
-            class_means=self.means.cpu(),
-            counts=self.counts.cpu(),
-            nc1_trace=self.nc1_trace(),
-            within_ss=self.class_ss.cpu(),
-            W=Wt,
-            b=bt,
-            nc4=nc4,
-        )
+        _, means = self._within()
+        return SecondPass(means, self.counts.cpu(), Wt, bt, self.device)
 
-    def within_class_covariance(self) -> torch.Tensor:
-        """``Sigma_W`` (p, p), float64 on the CPU."""
-        self._require_complete()
-        return self.scatter.cpu() / self.counts.sum().cpu()
+
+def _copy(acc: NCAccumulator, device: torch.device) -> NCAccumulator:
+    """A copy of an accumulator's (flushed) statistics on ``device``."""
+    twin = NCAccumulator(acc.num_classes, device=device, second_moment=acc.second_moment)
+    twin.counts, twin.shifts, twin.has_shift = acc.counts.to(device).clone(), acc.shifts.to(device).clone(), acc.has_shift.to(device).clone()
+    twin.sums, twin.squares = acc.sums.to(device).clone(), acc.squares.to(device).clone()
+    twin.moment = None if acc.moment is None else acc.moment.to(device).clone()
+    return twin
+
+
+def _warn_coincide() -> None:
+    warnings.warn(
+        "all class means coincide up to rounding (Sigma_B = 0), so NC1 = Tr(Sigma_W Sigma_B^+)/C and the "
+        "between-class quantities are undefined; reported as NaN",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+class SecondPass:
+    """The exact second pass of the streaming path (see the module docstring), from :meth:`NCAccumulator.second_pass`.
+
+    Takes every batch of the first pass again (any order, any batching), projects each residual
+    once and gives :meth:`compute` the exact NC1–NC4, as :func:`ncedu.measure` would on all the data.
+    """
+
+    def __init__(self, means: torch.Tensor, counts: torch.Tensor, W: Optional[torch.Tensor],
+                 b: Optional[torch.Tensor], device: Optional[torch.device]) -> None:
+        self._means, self._counts = means, counts
+        self._W = None if W is None else W.to("cpu", F64)
+        self._b = None if b is None else b.to("cpu", F64)
+        self._Wt, self._bt = W, b
+        self.device = device
+        self._pass: Optional[ResidualProjections] = None
+        self.num_classes, self.dim = means.shape
+
+    def update(self, features: Any, labels: Any) -> "SecondPass":
+        """Add a batch of features (B, p) with labels (B,), as in the first pass.
+
+        NaN or infinite values are not looked for batch by batch (that would cost a pass over
+        every batch); they reach the pass's sums, and :meth:`compute` refuses them.
+        """
+        H = check_features(features, finite=False)
+        y, _ = check_labels(labels, H.shape[0], self.num_classes, require_all_classes=False)
+        if H.shape[1] != self.dim:
+            raise ValueError(f"features has {H.shape[1]} columns but the first pass had {self.dim}")
+        cd = compute_dtype(H)
+        if self._pass is None:
+            device = self.device or H.device
+            self._pass = ResidualProjections(self._means, self._counts, self._W, self._b, device, cd, means_exact=True)
+        proj = self._pass
+        proj.update(H.to(proj.device, proj.dtype), y.to(proj.device))
+        return self
+
+    def all_reduce(self, group: Any = None) -> "SecondPass":
+        """Sum the second-pass statistics of all ``torch.distributed`` ranks, in place."""
+        dist = _dist()
+        if self._pass is None:
+            raise RuntimeError("all_reduce called before any update of the second pass on this rank")
+        proj = self._pass
+        proj._flush()
+        counters = torch.tensor([float(proj.seen), float(proj._mismatches)], dtype=F64, device=proj.device)
+        flat = torch.cat([t.flatten() for t in proj._totals.values()] + [counters])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM, group=group)
+        offset = 0
+        for name, t in proj._totals.items():
+            t.copy_(flat[offset: offset + t.numel()].reshape(t.shape))
+            offset += t.numel()
+        proj.seen = int(flat[offset])
+        proj._mismatches.fill_(int(flat[offset + 1]))
+        return self
+
+    def compute(self) -> NCMetrics:
+        """NC1–NC4 of all the data (NC4 when the first pass's ``second_pass`` was given ``W``)."""
+        if self._pass is None:
+            raise RuntimeError("no data: call update(features, labels) for every batch before compute()")
+        out = self._pass.results()
+        return assemble_metrics(class_means=out["means"], counts=self._counts, nc1_trace=out["nc1_trace"],
+                                within_ss=out["within_ss"], W=self._Wt, b=self._bt, nc4=out["nc4"],
+                                degenerate=out["degenerate"])
 
 
 class NearestCentreMismatch:
@@ -306,18 +523,47 @@ class NearestCentreMismatch:
 # ----------------------------------------------------------------------------------------------
 
 
-def find_classifier(model: nn.Module) -> nn.Linear:
-    """The model's last-layer classifier: its ``classifier`` attribute if that is an ``nn.Linear``,
-    otherwise the last ``nn.Linear`` registered in the model."""
+def find_classifier(model: nn.Module, example: Any = None) -> nn.Linear:
+    """The model's last-layer classifier: the ``nn.Linear`` whose output the model returns.
+
+    In this order: the model's ``classifier`` attribute if it is an ``nn.Linear``; the only
+    ``nn.Linear`` of the model; with an ``example`` input, the ``nn.Linear`` whose output *is* the
+    tensor that ``model(example)`` returns (found with forward hooks, in eval mode, without
+    gradients). Anything else is ambiguous (an auxiliary head registered after the classifier,
+    say) and raises an error that asks for ``classifier=``.
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     head = getattr(model, "classifier", None)
     if isinstance(head, nn.Linear):
         return head
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
     if not linears:
         raise ValueError("model has no nn.Linear layer; pass classifier=<the last-layer nn.Linear>")
-    return linears[-1]
+    if len(linears) == 1:
+        return linears[0][1]
+    if example is not None:
+        outputs: dict[int, torch.Tensor] = {}
+        handles = [m.register_forward_hook(lambda mod, args, out, key=i: outputs.__setitem__(key, out))
+                   for i, (_, m) in enumerate(linears)]
+        was_training = model.training
+        try:
+            model.eval()
+            with torch.no_grad():
+                returned = model(example)
+        finally:
+            model.train(was_training)
+            for handle in handles:
+                handle.remove()
+        found = [linears[i] for i, out in outputs.items() if out is returned]
+        if len(found) == 1:
+            return found[0][1]
+    names = ", ".join(repr(name) for name, _ in linears)
+    raise ValueError(
+        f"cannot tell which nn.Linear is the classifier: the model has several ({names})"
+        + ("" if example is None else " and none of them produces the output of forward directly")
+        + "; pass classifier=<its name or module>, or give the model a `classifier` attribute"
+    )
 
 
 def _resolve_module(model: nn.Module, module: Union[str, nn.Module], name: str) -> nn.Module:
@@ -393,14 +639,34 @@ def measure_model(
     nc4 : bool, run the second pass for NC4 (default True)
     distributed : bool, all-reduce across ``torch.distributed`` ranks (default: when initialised)
     """
-    head = find_classifier(model) if classifier is None else _resolve_module(model, classifier, "classifier")
-    if not isinstance(head, nn.Linear):
-        raise TypeError(f"classifier must be an nn.Linear, got {type(head).__name__}")
-    C = head.out_features if num_classes is None else check_num_classes(num_classes)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if iter(loader) is loader:
+        raise TypeError(
+            f"loader must be re-iterable (a DataLoader, a list of batches): measure_model reads it twice, and a "
+            f"{type(loader).__name__} can be read only once"
+        )
     if device is None:
         param = next(model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
     device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but torch sees no CUDA device on this machine; use device='cpu'")
+    if classifier is None:
+        example = None
+        if getattr(model, "classifier", None) is None:
+            for batch in loader:
+                x, _ = _split_batch(batch)
+                example = x[:2].to(device) if isinstance(x, torch.Tensor) else x
+                break
+        head = find_classifier(model, example)
+    else:
+        head = _resolve_module(model, classifier, "classifier")
+    if not isinstance(head, nn.Linear):
+        raise TypeError(f"classifier must be an nn.Linear, got {type(head).__name__}")
+    C = head.out_features if num_classes is None else check_num_classes(num_classes)
+    if C < 2:
+        raise ValueError(f"the classifier has {C} output; neural collapse needs at least 2 classes")
     if distributed is None:
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     hook_on, on_input = (head, True) if feature_layer is None else (_resolve_module(model, feature_layer, "feature_layer"), False)
@@ -408,10 +674,11 @@ def measure_model(
     was_training = model.training
     model.eval()
     try:
-        acc = NCAccumulator(C)
+        # one pass with the (p, p) second moment when NC4 is not wanted; else two fast passes
+        acc = NCAccumulator(C, second_moment=not nc4)
         for h, y in _features_pass(model, loader, device, hook_on, on_input):
             acc.update(h, y)
-        if acc.means is None:
+        if acc.sums is None:
             raise ValueError("loader yielded no batches")
         if distributed:
             acc.all_reduce()
@@ -422,14 +689,13 @@ def measure_model(
                 f"the features have {acc.dim} dimensions but the classifier expects {W.shape[1]}; "
                 "name the layer whose output feeds the classifier as feature_layer"
             )
-        rate = None
-        if nc4:
-            counter = NearestCentreMismatch(acc.class_means, W, b)
-            for h, _ in _features_pass(model, loader, device, hook_on, on_input):
-                counter.update(h)
-            if distributed:
-                counter.all_reduce()
-            rate = counter.rate()
-        return acc.compute(W, b, nc4=rate)
+        if not nc4:
+            return acc.compute(W, b)
+        second = acc.second_pass(W, b)
+        for h, y in _features_pass(model, loader, device, hook_on, on_input):
+            second.update(h, y)
+        if distributed:
+            second.all_reduce()
+        return second.compute()
     finally:
         model.train(was_training)

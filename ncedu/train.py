@@ -226,7 +226,8 @@ def train(
     if weight_decay < 0:
         raise ValueError(f"weight_decay must be non-negative, got {weight_decay!r}")
     x, y = _check_data(data, "data")
-    head = find_classifier(model)
+    first_param = next(model.parameters(), None)
+    head = find_classifier(model, x[:2].to(first_param.device) if first_param is not None else x[:2])
     C = head.out_features
     if int(y.max()) >= C:
         raise ValueError(f"data labels reach class {int(y.max())} but the model's classifier has {C} outputs")

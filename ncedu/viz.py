@@ -604,7 +604,7 @@ def _class_legend(ax: Axes, frames: _Frames, colours: np.ndarray) -> None:
             Line2D([], [], ls="", marker="o", ms=7, color=colours[c], label=name)
             for c, name in enumerate(frames.class_names)
         ]
-    ax.legend(handles=kinds + classes, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    ax.legend(handles=kinds + classes, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9, frameon=False)
 
 
 def _frame_title(frames: _Frames, history_values: Mapping[str, np.ndarray], i: int) -> str:

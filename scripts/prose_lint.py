@@ -57,7 +57,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("approximate", re.compile(r"\b(?:about|around|roughly|approximately|nearly|almost|near|some|only|just|over|under|below|above)\s+\d", re.IGNORECASE)),
     ("timing", re.compile(r"\d\s?(?:s|ms|sec|seconds?|minutes?|min|hours?)\b")),
     ("timing", re.compile(r"\b(?:half a|a|one|two|a few|several|under a|within a)\s+(?:minute|minutes|second|seconds)\b", re.IGNORECASE)),
-    ("comparison", re.compile(r"\borders? of magnitude\b", re.IGNORECASE)),
+    ("comparison", re.compile(r"\borders?\s+of\s+magnitude\b", re.IGNORECASE)),
+    ("timing", re.compile(r"\b(?:in|within|under)\s+(?:a\s+few\s+)?(?:seconds|minutes)\b", re.IGNORECASE)),
+    ("step", re.compile(r"\b(?:step|iteration)s?\s+\d[\d,]*\b(?!\s*(?:steps|iterations))", re.IGNORECASE)),
 )
 
 
@@ -113,7 +115,8 @@ def strip_non_prose(markdown: str) -> str:
     text = re.sub(r"<!--.*?-->", " ", text, flags=re.DOTALL)
     text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.DOTALL)
     text = re.sub(r"(?<!\\)\$(?:\\.|[^$\\])+\$", " ", text)
-    text = re.sub(r"\{[\w:-]+\}`[^`]*`", " ", text)  # roles: {glue:text}`k`, {cite:t}`x`, {prf:ref}`y`
+    text = re.sub(r"\{glue(?::\w+)?\}`[^`]*`", " <glued> ", text)  # a value the kernel inserts
+    text = re.sub(r"\{[\w:-]+\}`[^`]*`", " ", text)  # other roles: {cite:t}`x`, {prf:ref}`y`
     text = re.sub(r"`[^`]*`", " ", text)
     text = re.sub(r"\]\([^)]*\)", "] ", text)  # link targets
     text = re.sub(r"(?m)^\s*(?:\d+\.|[-*+])\s+", " ", text)  # list markers

@@ -35,7 +35,7 @@ def reference_metrics(H, y, W=None, b=None):
         pairs = np.array([G[i, j] for i in range(C) for j in range(i + 1, C)])
         return (
             np.std(norms, ddof=1) / np.mean(norms),
-            np.std(pairs, ddof=1) if len(pairs) > 1 else 0.0,
+            np.std(pairs, ddof=1) if len(pairs) > 1 else np.nan,
             np.mean(np.abs(pairs + 1.0 / (C - 1))),
         )
 

@@ -176,7 +176,8 @@ def test_measure_model_with_a_named_feature_layer_and_classifier():
     x, y, loader = _loader(31)
     a = ncedu.measure_model(model, loader, feature_layer="body", classifier="head", nc4=False)
     b = ncedu.measure_model(model, loader)
-    assert a.nc1 == pytest.approx(b.nc1, rel=1e-9) and a.nc4 is None and b.nc4 is not None
+    # one pass (float32 second moment) and two passes (projections) agree to float32 rounding
+    assert a.nc1 == pytest.approx(b.nc1, rel=1e-6) and a.nc4 is None and b.nc4 is not None
 
 
 def test_measure_model_errors_are_clear():
