@@ -5,7 +5,8 @@
 * ``logistic_gradient`` and ``normalized_margin`` (chapter 8): the two quantities behind
   Proposition 2 (Soudry et al. 2018).
 * ``cross_entropy_feature_gradient`` (chapter 9): ``W^T (softmax(W h + b) - e_y)``, the pull of
-  cross-entropy on a feature.
+  cross-entropy on a feature; its last hidden cases have scores of about +-1000, where a softmax
+  without the max-subtraction overflows (and is named).
 
 Every reference and every wrong variant here is plain numpy, independent of the library code the
 chapters use (:mod:`ncedu.theory`), so a checker cannot agree with a bug there.
@@ -158,6 +159,47 @@ def _logistic_cases() -> list[_Case]:
     return out
 
 
+# (seed, N, d, sign of the margins): a large w, so that the margins y_i w.x_i reach about 1e3 in
+# size. "both": some hugely positive and some hugely negative (w misclassifies some points);
+# "+": every margin large and positive; "-": every margin large and negative.
+_LOGISTIC_LARGE: tuple[tuple[int, int, int, str], ...] = (
+    (407, 14, 3, "both"),
+    (408, 10, 4, "+"),
+    (409, 8, 2, "-"),
+)
+
+#: The largest margin |y_i w.x_i| of the large cases: far beyond where exp overflows (about 709).
+_LARGE_MARGIN = 1e3
+
+
+def _logistic_large_cases() -> list[_Case]:
+    out = []
+    for seed, N, d, sign in _LOGISTIC_LARGE:
+        rng = np.random.default_rng(seed)
+        direction = rng.standard_normal(d)
+        direction /= np.linalg.norm(direction)
+        X = rng.standard_normal((N, d))
+        X += (0.5 + rng.random(N))[:, None] * np.sign(X @ direction)[:, None] * direction  # away from the boundary
+        y = np.sign(X @ direction)
+        if sign == "both":
+            flip = rng.choice(N, N // 3, replace=False)
+            y[flip] = -y[flip]
+        elif sign == "-":
+            y = -y
+        w = direction / np.abs(X @ direction).max() * _LARGE_MARGIN    # the largest |margin| is exactly 1e3
+        note = {"both": "some margins y_i w.x_i near +1000 and some near -1000",
+                "+": "every margin y_i w.x_i large and positive, up to 1000",
+                "-": "every margin y_i w.x_i large and negative, down to -1000"}[sign]
+        out.append(_Case(args=(X, y, w), dims={"N": N, "d": d}, note=note,
+                         data={"X": X, "y": y, "w": w, "large": True}))
+    return out
+
+
+def _logistic_gradient_cases() -> list[_Case]:
+    """The moderate cases of :func:`_logistic_cases`, then three with margins of size up to 1e3."""
+    return _logistic_cases() + _logistic_large_cases()
+
+
 def _sigmoid(t: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * t))
 
@@ -192,6 +234,28 @@ _LOGISTIC_GRADIENT_VARIANTS = (
 )
 
 
+_OVERFLOW = (
+    "overflow: exp of a large margin (here |y_i w.x_i| reaches 1000, and np.exp overflows beyond about 709); "
+    "use a stable form of sigma(-m) = 1/(1 + e^m), e.g. np.exp(-np.logaddexp(0, m)) or scipy.special.expit(-m), "
+    "that never exponentiates a large positive number"
+)
+
+
+def _logistic_overflow(value: np.ndarray, case: _Case) -> Optional[_Finding]:
+    """inf or NaN on a case with huge margins: the naive sigmoid overflowed."""
+    if case.data.get("large") and not np.all(np.isfinite(value)):
+        return _Finding("logistic_grad_overflow", _OVERFLOW)
+    return None
+
+
+def _logistic_warning(caught: Any, case: _Case) -> Optional[_Finding]:
+    """A RuntimeWarning (overflow, invalid value) from the student's numpy code: the naive sigmoid."""
+    for w in caught:
+        if issubclass(w.category, RuntimeWarning) and any(k in str(w.message) for k in ("overflow", "invalid")):
+            return _Finding("logistic_grad_overflow", _OVERFLOW + f" (numpy warned: {str(w.message)[:80]})")
+    return None
+
+
 def _normalized_margin(case: _Case, *, reduce: Any = np.min, labels: bool = True, power: float = 1.0,
                        absolute: bool = False) -> float:
     X, y, w = _xyw(case)
@@ -221,8 +285,8 @@ _MARGIN_VARIANTS = (
 # Chapter 9: the pull of cross-entropy on a feature
 # ----------------------------------------------------------------------------------------------
 
-# (seed, class counts, p): logits of moderate size (|z| < 20 or so), so a softmax without the
-# max-subtraction trick does not overflow.
+# (seed, class counts, p): the first cases have logits of moderate size (|z| < 20 or so), so that
+# every mistake of the formula is caught, and named, before the large scores come.
 _CROSS_ENTROPY: tuple[tuple[int, tuple[int, ...], int], ...] = (
     (501, (4, 3, 5), 5),
     (502, (6, 6, 6, 6), 3),
@@ -231,17 +295,59 @@ _CROSS_ENTROPY: tuple[tuple[int, tuple[int, ...], int], ...] = (
     (505, (2, 4, 3, 5, 2, 3, 4, 2, 3, 2), 8),  # C = 10
 )
 
+#: The largest score |z| of the large-score cases: far beyond where float64's exp overflows
+#: (z > 709.8) or underflows to 0 (z < -745.1), so that a softmax without the max-subtraction
+#: returns inf/inf or 0/0.
+_LARGE_SCORE = 1000.0
+
+# (seed, class counts, p, kind): "spread" rescales W and b so that the scores run from -_LARGE_SCORE
+# to +_LARGE_SCORE (a naive softmax overflows on the rows with large scores); "shift" gives all C
+# scores of a sample a common offset of +-0.9 _LARGE_SCORE (half the samples each sign), so that a
+# naive softmax overflows on some rows and underflows to 0/0 on the others, and subtracting the
+# largest score of the whole matrix instead of each row's still underflows on the rows far below it.
+_CROSS_ENTROPY_LARGE: tuple[tuple[int, tuple[int, ...], int, str], ...] = (
+    (506, (4, 4, 4), 5, "spread"),
+    (507, (5, 3, 4, 6), 6, "shift"),
+)
+
+
+def _moderate_classifier(seed: int, counts: tuple[int, ...], p: int) -> tuple[np.ndarray, ...]:
+    H, y, centres = _labelled_data(seed, counts, p, 3.0)
+    rng = np.random.default_rng(seed + 1000)
+    W = 0.4 * (centres - centres.mean(0)) + 0.3 * rng.standard_normal(centres.shape)
+    b = 0.5 * rng.standard_normal(len(counts))
+    return H, y, W, b
+
+
+def _large_score_case(seed: int, counts: tuple[int, ...], p: int, kind: str) -> tuple[np.ndarray, ...]:
+    H, y, W, b = _moderate_classifier(seed, counts, p)
+    if kind == "spread":  # rescale, then shift every score by one constant (through b): no softmax changes
+        Z = H @ W.T + b
+        s = 2 * _LARGE_SCORE / (Z.max() - Z.min())
+        return H, y, s * W, s * b + (_LARGE_SCORE - s * Z.max())
+    # "shift": a unit direction u, a classifier W0 orthogonal to it plus the common row u (which adds
+    # u.h to every score of a sample and so leaves its softmax unchanged), and features moved by
+    # +-0.9 _LARGE_SCORE along u.
+    u = np.random.default_rng(seed + 2000).standard_normal(p)
+    u /= np.linalg.norm(u)
+    W0 = W - np.outer(W @ u, u)
+    signs = np.where(np.arange(len(y)) % 2 == 0, 1.0, -1.0)
+    H = H - np.outer(H @ u, u) + np.outer(0.9 * _LARGE_SCORE * signs, u)
+    return H, y, W0 + u, b
+
 
 def _cross_entropy_cases() -> list[_Case]:
     out = []
-    for seed, counts, p in _CROSS_ENTROPY:
-        H, y, centres = _labelled_data(seed, counts, p, 3.0)
-        rng = np.random.default_rng(seed + 1000)
-        W = 0.4 * (centres - centres.mean(0)) + 0.3 * rng.standard_normal(centres.shape)
-        b = 0.5 * rng.standard_normal(len(counts))
+    specs = [(seed, counts, p, None) for seed, counts, p in _CROSS_ENTROPY] + list(_CROSS_ENTROPY_LARGE)
+    for seed, counts, p, kind in specs:
+        if kind is None:
+            H, y, W, b = _moderate_classifier(seed, counts, p)
+            note = f"{len(counts)} classes"
+        else:
+            H, y, W, b = _large_score_case(seed, counts, p, kind)
+            note = f"{len(counts)} classes, very large scores W h + b (hundreds, of either sign)"
         dims = {"C": len(counts), "p": p, "N": len(y)}
-        out.append(_Case(args=(H, y, W, b), dims=dims, note=f"{len(counts)} classes",
-                         data={"H": H, "y": y, "W": W, "b": b}))
+        out.append(_Case(args=(H, y, W, b), dims=dims, note=note, data={"H": H, "y": y, "W": W, "b": b}))
     return out
 
 
@@ -274,6 +380,37 @@ _CE_VARIANTS = (
     _m("ce_grad_softmax_over_samples", "looks like the softmax was taken over the samples (axis=0); it runs over the C "
        "classes of each sample (axis=1)", lambda c: _ce_gradient(c, probabilities="wrong_axis")),
 )
+
+
+def _naive_softmax_rows(Z: np.ndarray, shift: Any) -> np.ndarray:
+    """Which rows of ``exp(Z - shift) / sum(exp(Z - shift))`` are not finite (``shift`` 0: no max-subtraction)."""
+    with np.errstate(all="ignore"):
+        E = np.exp(Z - shift)
+        P = E / E.sum(axis=1, keepdims=True)
+    return ~np.all(np.isfinite(P), axis=1)
+
+
+def _ce_large_scores(value: np.ndarray, case: _Case) -> Optional[_Finding]:
+    """Name a softmax that overflows: NaN or inf exactly in the rows where a naive softmax breaks."""
+    if np.all(np.isfinite(value)):
+        return None
+    H, W, b = (case.data[k] for k in ("H", "W", "b"))
+    Z = H @ W.T + b
+    broken = ~np.all(np.isfinite(value), axis=1)
+    if np.array_equal(broken, _naive_softmax_rows(Z, 0.0)):
+        return _Finding("ce_grad_softmax_overflow", "NaN or inf where the scores W h + b are very large: np.exp "
+                        "overflows to inf above about 709 and underflows to 0 below about -745, so exp(z) / "
+                        "sum(exp(z)) gives inf/inf or 0/0. Subtract each row's largest score before "
+                        "exponentiating (Z - Z.max(axis=1, keepdims=True)); the softmax does not change")
+    if np.array_equal(broken, _naive_softmax_rows(Z, Z.max())):
+        return _Finding("ce_grad_softmax_global_max", "NaN or inf on the samples whose scores are all far below "
+                        "the largest score of the whole matrix: subtract each row's own largest score "
+                        "(Z.max(axis=1, keepdims=True)), not one maximum for all samples (Z.max())")
+    if np.abs(Z).max() > 700:
+        return _Finding("not_finite", "the answer contains NaN or infinite values, on a case with very large "
+                        "scores W h + b: make every step safe for scores of several hundred, of either sign "
+                        "(exp of the scores minus each row's largest score)")
+    return None
 
 
 def _in_row_space_of_W(value: np.ndarray, case: _Case) -> Optional[_Finding]:
@@ -315,12 +452,16 @@ def theory_exercises() -> list[Exercise]:
         Exercise(
             name="logistic_gradient",
             signature="logistic_gradient(X, y, w) -> array of shape (d,)",
-            description="The gradient of the logistic loss L(w) = (1/N) sum_i log(1 + exp(-y_i w.x_i)) at w. " + _XYW,
+            description="The gradient of the logistic loss L(w) = (1/N) sum_i log(1 + exp(-y_i w.x_i)) at w; some "
+                        "hidden cases have margins y_i w.x_i of size up to 1000, of either sign. " + _XYW,
             arg_names=("X", "y", "w"),
-            make_cases=_logistic_cases,
+            make_cases=_logistic_gradient_cases,
             shape=("d",),
             reference=_logistic_gradient,
             variants=_LOGISTIC_GRADIENT_VARIANTS,
+            diagnose=_logistic_overflow,
+            on_warning=_logistic_warning,
+            other_codes=("logistic_grad_overflow",),
             shape_hints=(_ShapeHint(("N",), "wrong_shape", "one value per sample, perhaps the loss terms or their "
                                     "derivatives; the gradient has one entry per weight"),
                          _ShapeHint(("N", "d"), "wrong_shape", "one gradient per sample; L is their mean over the "
@@ -344,12 +485,14 @@ def theory_exercises() -> list[Exercise]:
             signature="cross_entropy_feature_gradient(H, y, W, b) -> array of shape (N, p)",
             description="Row i is the gradient with respect to the feature h_i of that sample's own cross-entropy "
                         "loss -log softmax(W h_i + b)_{y_i}, i.e. W^T (softmax(W h_i + b) - e_{y_i}). H: (N, p) float64 "
-                        "features; y: (N,) int labels in 0..C-1; W: (C, p) float64, one row per class; b: (C,) float64.",
+                        "features; y: (N,) int labels in 0..C-1; W: (C, p) float64, one row per class; b: (C,) float64. "
+                        "Some hidden cases have very large scores W h + b (hundreds, of either sign).",
             arg_names=("H", "y", "W", "b"),
             make_cases=_cross_entropy_cases,
             shape=("N", "p"),
             reference=_ce_gradient,
             variants=_CE_VARIANTS,
+            diagnose=_ce_large_scores,
             properties=(_in_row_space_of_W,),
             shape_hints=(_ShapeHint(("C", "p"), "ce_grad_with_respect_to_W", "one row per class, like the gradient "
                                     "with respect to W; this exercise asks for the gradient with respect to each "
@@ -358,7 +501,7 @@ def theory_exercises() -> list[Exercise]:
                                     "samples; return one row per sample"),
                          _ShapeHint(("N", "C"), "ce_grad_with_respect_to_logits", "that is the gradient with respect "
                                     "to the logits, softmax - e_y; multiply by W (the chain rule through W h + b)")),
-            other_codes=("ce_grad_not_in_row_space",),
+            other_codes=("ce_grad_not_in_row_space", "ce_grad_softmax_overflow", "ce_grad_softmax_global_max"),
         ),
     ]
 

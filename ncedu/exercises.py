@@ -13,7 +13,8 @@ A chapter asks the reader to write a small function, then checks it in the next 
 :func:`check` calls the function on hidden cases, generated from fixed seeds so that every run
 and every reader sees the same ones: balanced and imbalanced classes, features far from the
 origin, several numbers of classes ``C`` and dimensions ``p``, and small edge cases such as
-``C = 2``. It compares each answer with ``ncedu``'s own implementation (:func:`ncedu.measure`,
+``C = 2`` (and, for NC1, two classes that share a mean, so that ``Sigma_B`` has rank ``C - 2``).
+It compares each answer with ``ncedu``'s own implementation (:func:`ncedu.measure`,
 :func:`ncedu.class_means`, :func:`ncedu.etf_gram`, ...; the exercises of the theory chapters
 7–9 live in ``ncedu/_exercises_theory.py`` with plain-numpy references) to a relative
 tolerance of ``1e-6``.
@@ -43,8 +44,10 @@ reaches zero training error).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import inspect
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
@@ -167,6 +170,9 @@ class Exercise:
     ``judge``, when given, replaces everything after the shape (for answers checked by
     invariants, such as a simplex ETF in any rotation). ``judge_raw``, when given, replaces all
     of it, the type included (for answers that are not arrays, such as an epoch or None).
+    ``on_warning``, when given, sees the numpy warnings (overflow, invalid value) the answer
+    raised on a case that it otherwise passed or answered with NaN or inf, and may name the
+    mistake (a formula that overflows on large inputs, such as a naive sigmoid).
 
     Attributes
     ----------
@@ -194,6 +200,8 @@ class Exercise:
     judge_raw: Optional[Callable[[Any, _Case], Optional[_Finding]]] = field(default=None, repr=False)
     shape_hints: tuple[_ShapeHint, ...] = field(default=(), repr=False)
     explain_error: Optional[Callable[[Exception, _Case], Optional[_Finding]]] = field(default=None, repr=False)
+    on_warning: Optional[Callable[[Sequence[warnings.WarningMessage], _Case], Optional[_Finding]]] = field(
+        default=None, repr=False)
     optional_args: int = 0
     other_codes: tuple[str, ...] = field(default=(), repr=False)
 
@@ -266,6 +274,31 @@ def _labelled_cases() -> list[_Case]:
         dims = {"C": len(counts), "p": p, "N": len(y)}
         out.append(_Case(args=(H, y), dims=dims, note=_note(counts, offset), data={"H": H, "y": y}))
     return out
+
+
+def _coinciding_means_case() -> _Case:
+    """``(H, y)`` with two classes that share a mean, so ``rank Sigma_B = C - 2``, not ``C - 1``.
+
+    The features are integers, and class 3 holds the rows of class 1 permuted and moved by
+    integer offsets that sum to zero, so the two class means are equal exactly, in any order of
+    summation: ``M`` is exactly rank-deficient and a pseudo-inverse that keeps exactly ``C - 1``
+    eigenpairs inverts an eigenvalue that is pure rounding error.
+    """
+    seed, counts, p = 109, (12, 9, 15, 9, 10), 6
+    H, y, _ = _labelled_data(seed, counts, p, 0.0)
+    H = np.round(4.0 * H)
+    rng = np.random.default_rng(seed)
+    offsets = rng.integers(-3, 4, size=(counts[1], p)).astype(np.float64)
+    offsets[-1] = -offsets[:-1].sum(0)
+    H[y == 3] = H[y == 1][rng.permutation(counts[1])] + offsets
+    dims = {"C": len(counts), "p": p, "N": len(y)}
+    return _Case(args=(H, y), dims=dims, note="two classes share a mean (Sigma_B has rank C - 2)",
+                 data={"H": H, "y": y, "rank_deficient": True})
+
+
+def _nc1_cases() -> list[_Case]:
+    """The labelled cases, then one whose class means span only ``C - 2`` dimensions."""
+    return _labelled_cases() + [_coinciding_means_case()]
 
 
 def _means_cases(min_classes: int = 2) -> list[_Case]:
@@ -636,12 +669,22 @@ _PLAIN_INVERSE = (
 )
 
 
+_FIXED_RANK = (
+    "here two classes share a mean, so Sigma_B has rank C - 2, not C - 1: keeping exactly C - 1 "
+    "eigenpairs inverts an eigenvalue that is only rounding error. Treat the eigenvalues below a small "
+    "tolerance times the largest as zero (as np.linalg.pinv does)"
+)
+
+
 def _nc1_diagnose(value: np.ndarray, case: _Case) -> Optional[_Finding]:
-    """A plain inverse of a singular Sigma_B gives a huge, negative or non-finite NC1."""
+    """A plain inverse of a singular Sigma_B gives a huge, negative or non-finite NC1; so does
+    inverting exactly C - 1 eigenvalues when the class means span fewer dimensions."""
     if case.dims["p"] <= case.dims["C"] - 1:
         return None
     v, ref = float(value), float(measure(case.data["H"], case.data["y"]).nc1)
     if not np.isfinite(v) or v < 0 or abs(v) > 1e3 * ref:
+        if case.data.get("rank_deficient"):
+            return _Finding("nc1_fixed_rank", _FIXED_RANK)
         return _Finding("nc1_plain_inverse", _PLAIN_INVERSE)
     return None
 
@@ -1057,14 +1100,14 @@ def _registry() -> dict[str, Exercise]:
             signature="nc1(H, y) -> float",
             description="NC1 = Tr(Sigma_W Sigma_B^+) / C, with Sigma_B^+ the Moore-Penrose pseudo-inverse. " + _HY,
             arg_names=("H", "y"),
-            make_cases=_labelled_cases,
+            make_cases=_nc1_cases,
             reference=_ref_measure("nc1"),
             variants=_NC1_VARIANTS,
             diagnose=_nc1_diagnose,
             properties=(_non_negative("NC1"),),
             shape_hints=(_ShapeHint(("p", "p"), "wrong_shape", "a matrix, but NC1 is a trace divided by C"),),
             explain_error=_nc1_error,
-            other_codes=("nc1_plain_inverse",),
+            other_codes=("nc1_plain_inverse", "nc1_fixed_rank"),
         ),
         Exercise(
             name="etf_gram",
@@ -1219,6 +1262,22 @@ def _modified_input(ex: Exercise, case: _Case, given: tuple[Any, ...]) -> Option
     return None
 
 
+@contextlib.contextmanager
+def _recorded_warnings(ex: Exercise):
+    """Record the numpy warnings of the student's call when the exercise judges them (``on_warning``).
+
+    Inside, numpy warns on overflow, invalid operations and division by zero whatever the
+    caller's ``np.seterr`` (underflow stays silent: it is harmless in a stable formula), and
+    the warnings are recorded instead of shown. Other exercises see their warnings as usual.
+    """
+    if ex.on_warning is None:
+        yield []
+        return
+    with warnings.catch_warnings(record=True) as caught, np.errstate(over="warn", invalid="warn", divide="warn"):
+        warnings.simplefilter("always")
+        yield caught
+
+
 def _run(ex: Exercise, answer: Any) -> CheckResult:
     cases = ex.cases()
     total = len(cases)
@@ -1239,7 +1298,8 @@ def _run(ex: Exercise, answer: Any) -> CheckResult:
         given = tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in case.args[:n_args])
         where = f"case {k + 1} of {total} ({_describe_inputs(ex, case, n_args)})"
         try:
-            raw = answer(*given)
+            with _recorded_warnings(ex) as caught:
+                raw = answer(*given)
         except NotImplementedError as err:
             if k == 0:  # the stub of a student edition
                 return result("not attempted", f"⏳ {ex.name}: not attempted yet. Replace `raise NotImplementedError` "
@@ -1253,6 +1313,8 @@ def _run(ex: Exercise, answer: Any) -> CheckResult:
                 message += f" Hint: {hint.message}."
             return result("error", message, k, hint.code if hint else None)
         finding = _judge(ex, raw, case) or _modified_input(ex, case, given)
+        if caught and (finding is None or finding.code == "not_finite"):
+            finding = ex.on_warning(caught, case) or finding
         if finding is not None:
             return result("failed", f"❌ {ex.name}: {where} failed: {finding.message}.", k, finding.code)
     return result("passed", f"✅ {ex.name}: passed all {total} cases.", total)

@@ -6,6 +6,7 @@ Every student answer below is written as a student would, in plain numpy, indepe
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -106,7 +107,7 @@ def good_webb_lowe_weights(H, y):
 
 def good_logistic_gradient(X, y, w):
     m = y * (X @ w)
-    return -(y / (1 + np.exp(m))) @ X / len(X)
+    return -(y * np.exp(-np.logaddexp(0.0, m))) @ X / len(X)   # sigma(-m) = 1 / (1 + e^m), without overflow
 
 
 def good_normalized_margin(X, y, w):
@@ -120,6 +121,16 @@ def _softmax(Z):
 
 def good_cross_entropy_feature_gradient(H, y, W, b):
     P = _softmax(H @ W.T + b)
+    P[np.arange(len(y)), y] -= 1.0
+    return P @ W
+
+
+def _naive_softmax_gradient(H, y, W, b, shift=False):
+    """The formula with exp(Z) (shift False) or exp(Z - Z.max()) (shift "global"): right for moderate scores."""
+    Z = H @ W.T + b
+    with np.errstate(all="ignore"):
+        E = np.exp(Z - (Z.max() if shift == "global" else 0.0))
+        P = E / E.sum(axis=1, keepdims=True)
     P[np.arange(len(y)), y] -= 1.0
     return P @ W
 
@@ -207,10 +218,11 @@ def test_other_correct_answers_to_the_theory_exercises_pass():
         M = torch.from_numpy(_means(H, y)) - Ht.mean(0)
         return M @ torch.linalg.pinv(T.T @ T / len(H), hermitian=True) / M.shape[0]
 
-    def logistic_loop(X, y, w):
+    def logistic_loop(X, y, w):  # sigma(-m) in the branch that never exponentiates a large positive number
         g = np.zeros_like(w)
         for x, label in zip(X, y):
-            g -= label * x * np.exp(-label * x @ w) / (1 + np.exp(-label * x @ w))
+            m = label * x @ w
+            g -= label * x * (np.exp(-m) / (1 + np.exp(-m)) if m >= 0 else 1 / (1 + np.exp(m)))
         return g / len(X)
 
     def logistic_autograd(X, y, w):
@@ -225,10 +237,20 @@ def test_other_correct_answers_to_the_theory_exercises_pass():
         loss.backward()
         return Ht.grad
 
-    def ce_naive_softmax(H, y, W, b):  # no max-subtraction: the hidden logits are moderate
-        P = np.exp(H @ W.T + b)
-        P /= P.sum(axis=1, keepdims=True)
+    def ce_logsumexp(H, y, W, b):  # stable by log-sum-exp instead of the max-subtraction
+        Z = H @ W.T + b
+        m = Z.max(axis=1, keepdims=True)
+        P = np.exp(Z - (m + np.log(np.exp(Z - m).sum(axis=1, keepdims=True))))
         return (P - np.eye(len(b))[y]) @ W
+
+    def ce_per_sample_loop(H, y, W, b):  # the pull-push form of the proposition, one sample at a time
+        rows = []
+        for h, c in zip(H, y):
+            z = W @ h + b
+            p = np.exp(z - z.max())
+            p /= p.sum()
+            rows.append(-(1 - p[c]) * W[c] + sum(p[k] * W[k] for k in range(len(b)) if k != c))
+        return np.array(rows)
 
     assert _quiet("webb_lowe_weights", webb_lowe_lstsq).passed
     assert _quiet("webb_lowe_weights", lambda H, y: theory.webb_lowe_classifier(H, y)[0]).passed
@@ -238,7 +260,8 @@ def test_other_correct_answers_to_the_theory_exercises_pass():
     assert _quiet("normalized_margin", lambda X, y, w: theory.margin(X, y, w)).passed
     assert _quiet("normalized_margin", lambda X, y, w: [good_normalized_margin(X, y, w)]).passed
     assert _quiet("cross_entropy_feature_gradient", ce_autograd).passed
-    assert _quiet("cross_entropy_feature_gradient", ce_naive_softmax).passed
+    assert _quiet("cross_entropy_feature_gradient", ce_logsumexp).passed
+    assert _quiet("cross_entropy_feature_gradient", ce_per_sample_loop).passed
 
 
 def test_the_theory_cases_cover_what_their_exercises_are_about():
@@ -249,12 +272,49 @@ def test_the_theory_cases_cover_what_their_exercises_are_about():
     assert any(r < c.dims["p"] for r, c in zip(ranks, wl)) and any(r == c.dims["p"] for r, c in zip(ranks, wl))
     margins = [good_normalized_margin(*c.args) for c in EXERCISES["normalized_margin"].cases()]
     assert min(margins) < 0 < max(margins)
+    largest = []
     for c in EXERCISES["logistic_gradient"].cases():
         X, y, w = c.args
-        assert set(np.unique(y)) == {-1.0, 1.0} and np.abs(X @ w).max() < 40
-    for c in EXERCISES["cross_entropy_feature_gradient"].cases():
-        H, y, W, b = c.args
-        assert np.abs(H @ W.T + b).max() < 40 and len(np.unique(y)) == len(b)
+        assert set(np.unique(y)) == {-1.0, 1.0}
+        largest.append(np.abs(X @ w).max())
+    moderate = [c for c, m in zip(EXERCISES["logistic_gradient"].cases(), largest) if m < 40]
+    assert len(moderate) >= 6 and all(c.args[0].shape == n.args[0].shape
+                                      for c, n in zip(moderate, EXERCISES["normalized_margin"].cases()))
+    # the promised very large margins, of both signs (np.exp overflows float64 beyond about 709)
+    margins = np.concatenate([y * (X @ w) for X, y, w in (c.args for c in EXERCISES["logistic_gradient"].cases())])
+    assert margins.max() >= 1e3 - 1e-9 and margins.min() <= -900 and max(largest) <= 1e3 + 1e-9
+    assert any(np.all(c.args[1] * (c.args[0] @ c.args[2]) > 100) for c in EXERCISES["logistic_gradient"].cases())
+    assert any(np.all(c.args[1] * (c.args[0] @ c.args[2]) < -100) for c in EXERCISES["logistic_gradient"].cases())
+    ce = EXERCISES["cross_entropy_feature_gradient"].cases()
+    scores = [c.args[0] @ c.args[2].T + c.args[3] for c in ce]
+    for c, Z in zip(ce, scores):
+        assert len(np.unique(c.args[1])) == len(c.args[3])
+    # moderate scores first (so every mistake of the formula is named there), then scores of about
+    # +-1e3: rows whose largest score overflows exp (> 709.8) and rows whose scores all underflow
+    # (< -745.1), so that a softmax without the max-subtraction breaks on both sides
+    large = [np.abs(Z).max() > 700 for Z in scores]
+    assert not any(large[:5]) and all(np.abs(Z).max() < 40 for Z in scores[:5])
+    assert any(large) and all(large[large.index(True):])
+    assert max(Z.max() for Z in scores) > 900 and min(Z.min() for Z in scores) < -900
+    assert any(np.any(Z.max(axis=1) > 710) and np.any(Z.max(axis=1) < -746) for Z in scores)
+
+
+def test_a_softmax_without_the_max_subtraction_is_caught_on_large_scores_and_named():
+    n_moderate = 5  # the cases before the large scores: there a naive softmax is right
+    for shift, code, words in [(False, "ce_grad_softmax_overflow", "Subtract each row's largest score"),
+                               ("global", "ce_grad_softmax_global_max", "each row's own largest score")]:
+        r = _quiet("cross_entropy_feature_gradient", lambda H, y, W, b: _naive_softmax_gradient(H, y, W, b, shift))
+        assert r.status == "failed" and r.mistake == code, r.message
+        assert r.cases_passed >= n_moderate and words in r.message and "very large scores" in r.message
+    r = _quiet("cross_entropy_feature_gradient", good_cross_entropy_feature_gradient)
+    assert r.passed and r.cases_total > n_moderate
+
+    def nan_everywhere_on_large_scores(H, y, W, b):  # broken in some other way: still told why
+        G = good_cross_entropy_feature_gradient(H, y, W, b)
+        return G * np.nan if np.abs(H @ W.T + b).max() > 700 else G
+
+    r = _quiet("cross_entropy_feature_gradient", nan_everywhere_on_large_scores)
+    assert r.mistake == "not_finite" and "very large" in r.message
 
 
 def test_other_correct_terminal_phase_answers_pass():
@@ -515,6 +575,14 @@ def nc1_from(Sw, Sb, C):
     return np.trace(Sw @ np.linalg.pinv(Sb)) / C
 
 
+def nc1_top_eigenpairs(H, y, rtol=None):
+    """NC1 inverting the C - 1 largest eigenpairs of Sigma_B, or (with ``rtol``) those above rtol x the largest."""
+    C = int(y.max()) + 1
+    lam, V = np.linalg.eigh(good_between(H, y))
+    keep = lam > rtol * lam.max() if rtol is not None else np.arange(len(lam)) >= len(lam) - (C - 1)
+    return np.trace(good_within(H, y) @ (V[:, keep] / lam[keep]) @ V[:, keep].T) / C
+
+
 def sb_with(H, y, centre, n):
     M = _means(H, y) - centre
     return M.T @ M / n
@@ -576,6 +644,7 @@ MISTAKES = [
      "nc1_sigma_w_divided_by_n_minus_1"),
     ("nc1", lambda H, y: nc1_from(good_within(H, y), sb_with(H, y, 0.0, y.max() + 1), y.max() + 1), "nc1_sigma_b_not_centred"),
     ("nc1", lambda H, y: nc1_from(good_within(H, y), sb_weighted(H, y), y.max() + 1), "nc1_sigma_b_class_frequency_weights"),
+    ("nc1", lambda H, y: nc1_top_eigenpairs(H, y), "nc1_fixed_rank"),
     # simplex ETF Gram
     ("etf_gram", lambda C: (1 + 1 / C) * np.eye(C) - 1 / C, "etf_gram_wrong_offdiagonal"),
     ("etf_gram", lambda C: np.eye(C) - 1 / C, "etf_gram_not_unit_diagonal"),
@@ -647,6 +716,9 @@ MISTAKES = [
     ("logistic_gradient", lambda X, y, w: -(1 / (1 + np.exp(y * (X @ w)))) @ X / len(X), "logistic_grad_missing_label"),
     ("logistic_gradient", lambda X, y, w: -(y / (1 + np.exp(X @ w))) @ X / len(X), "logistic_grad_margin_without_label"),
     ("logistic_gradient", lambda X, y, w: -(y * np.exp(-y * (X @ w))) @ X / len(X), "logistic_grad_exponential_loss"),
+    ("logistic_gradient", lambda X, y, w: -(y / (1 + np.exp(y * (X @ w)))) @ X / len(X), "logistic_grad_overflow"),
+    ("logistic_gradient", lambda X, y, w: -(y * np.exp(-y * (X @ w)) / (1 + np.exp(-y * (X @ w)))) @ X / len(X),
+     "logistic_grad_overflow"),
     ("normalized_margin", lambda X, y, w: np.min(y * (X @ w)), "margin_not_normalised"),
     ("normalized_margin", lambda X, y, w: np.min(y * (X @ w)) / (w @ w), "margin_divided_by_squared_norm"),
     ("normalized_margin", lambda X, y, w: np.min(np.abs(X @ w)) / np.linalg.norm(w), "margin_ignores_labels"),
@@ -667,6 +739,10 @@ MISTAKES = [
      "ce_grad_softmax_over_samples"),
     ("cross_entropy_feature_gradient", lambda H, y, W, b: good_cross_entropy_feature_gradient(H, y, W, b)
      + np.linalg.svd(W)[2][-1] * (W.shape[0] < W.shape[1]), "ce_grad_not_in_row_space"),
+    ("cross_entropy_feature_gradient", lambda H, y, W, b: _naive_softmax_gradient(H, y, W, b, shift=False),
+     "ce_grad_softmax_overflow"),
+    ("cross_entropy_feature_gradient", lambda H, y, W, b: _naive_softmax_gradient(H, y, W, b, shift="global"),
+     "ce_grad_softmax_global_max"),
     # start of the terminal phase
     ("terminal_phase_start", lambda e, a: int(np.argmax(a == 1)) if np.any(a == 1) else None, "tpt_index_not_epoch"),
     ("terminal_phase_start", lambda e, a: int(np.argmax(a == 1)) + 1 if np.any(a == 1) else None, "tpt_index_not_epoch"),
@@ -716,6 +792,54 @@ def test_nc1_plain_inverse_that_raises_linalg_error_gets_the_hint():
 
     r = _quiet("nc1", singular)
     assert r.status == "error" and r.mistake == "nc1_plain_inverse" and "pseudo-inverse" in r.message
+
+
+def test_nc1_with_coinciding_class_means_needs_a_relative_threshold():
+    # the last hidden case has two classes with the same mean: Sigma_B has rank C - 2 there
+    cases = EXERCISES["nc1"].cases()
+    H, y = cases[-1].args
+    C = int(y.max()) + 1
+
+    def rank(H, y):  # singular values of M below 1e-10 x the largest are rounding error
+        s = np.linalg.svd(_means(H, y) - H.mean(0), compute_uv=False)
+        return int(np.sum(s > 1e-10 * s[0]))
+
+    assert rank(H, y) == C - 2 and np.array_equal(_means(H, y)[1], _means(H, y)[3])
+    assert all(rank(*c.args) == c.dims["C"] - 1 for c in cases[:-1])
+    for rtol in (1e-12, 1e-10, 1e-8):  # eigenvalues below rtol x the largest count as zero, as in ncedu.metrics
+        assert _quiet("nc1", lambda H, y: nc1_top_eigenpairs(H, y, rtol)).passed
+    fixed = _quiet("nc1", nc1_top_eigenpairs)  # exactly C - 1 eigenpairs: right on every other case
+    assert fixed.mistake == "nc1_fixed_rank" and fixed.cases_passed == fixed.cases_total - 1, fixed.message
+    assert "rank C - 2" in fixed.message and "tolerance" in fixed.message
+
+
+def test_logistic_gradient_names_overflow_and_passes_stable_forms():
+    # 1/(1 + e^m) is right on moderate margins but overflows (a RuntimeWarning) for m near +1000;
+    # e^{-m}/(1 + e^{-m}) gives inf/inf = NaN for m near -1000. Both are named; stable forms pass.
+    from scipy.special import expit
+
+    def naive(X, y, w):
+        return -(y / (1 + np.exp(y * (X @ w)))) @ X / len(X)
+
+    def naive_other_way(X, y, w):
+        e = np.exp(-y * (X @ w))
+        return -(y * e / (1 + e)) @ X / len(X)
+
+    def tanh_form(X, y, w):
+        return -(y * 0.5 * (1 - np.tanh(0.5 * y * (X @ w)))) @ X / len(X)
+
+    n_moderate = len(EXERCISES["normalized_margin"].cases())
+    for answer in (naive, naive_other_way):
+        r = _quiet("logistic_gradient", answer)
+        assert r.mistake == "logistic_grad_overflow" and r.cases_passed >= n_moderate, r.message
+        assert "overflow" in r.message and "stable" in r.message
+    with np.errstate(all="ignore"):  # a reader who silenced numpy is still told
+        assert _quiet("logistic_gradient", naive).mistake == "logistic_grad_overflow"
+    for answer in (good_logistic_gradient, tanh_form, lambda X, y, w: -(y * expit(-y * (X @ w))) @ X / len(X)):
+        assert _quiet("logistic_gradient", answer).passed
+    with warnings.catch_warnings():  # the check leaves no warning behind for a stable answer
+        warnings.simplefilter("error")
+        assert _quiet("logistic_gradient", good_logistic_gradient).passed
 
 
 def test_webb_lowe_with_a_plain_inverse_of_a_singular_sigma_t_gets_the_hint():
