@@ -608,14 +608,15 @@ def _class_legend(ax: Axes, frames: _Frames, colours: np.ndarray) -> None:
 
 
 def _frame_title(frames: _Frames, history_values: Mapping[str, np.ndarray], i: int) -> str:
-    text = f"epoch {int(frames.epochs[i])}"
+    """Two short lines (a panel may be half the figure's width): the epoch, then error and NC1."""
+    details = []
     acc = history_values.get("train_acc")
     if acc is not None and np.isfinite(acc[i]):
-        text += f"   training error {100 * (1 - acc[i]):.1f}%"
+        details.append(f"training error {100 * (1 - acc[i]):.1f}%")
     nc1 = history_values.get("nc1")
     if nc1 is not None and np.isfinite(nc1[i]):
-        text += f"   NC1 {nc1[i]:.3g}"
-    return text
+        details.append(f"NC1 {nc1[i]:.3g}")
+    return f"epoch {int(frames.epochs[i])}" + ("\n" + ", ".join(details) if details else "")
 
 
 class _ProjectionView:
@@ -998,7 +999,7 @@ def plot_decision_regions(
     ax.scatter(*((mu - centre) @ basis.T / scale).T, c=colours, s=140, edgecolors="k", zorder=3)
     ax.set(xlim=(coords[0], coords[-1]), ylim=(coords[0], coords[-1]), aspect="equal",
            xlabel=r"direction 1 (unit: avg $\|\mu_c - \bar\mu\|$)", ylabel="direction 2",
-           title=f"epoch {int(history['epoch'][i])}: the rules differ on {np.mean(network != ncc):.1%} of the square")
+           title=f"epoch {int(history['epoch'][i])}\nthe rules differ on {np.mean(network != ncc):.1%} of the square")
     return ax.figure
 
 

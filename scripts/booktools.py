@@ -159,8 +159,11 @@ def cached_stderr(book: Path = BOOK, cache: Path = ROOT / "_build" / ".jupyter_c
             record = store.match_cache_notebook(nbformat.read(str(path), as_version=4))
         except KeyError:
             continue
-        executed = store.get_cache_bundle(record.pk).nb
-        for index, cell in enumerate(executed.cells):
+        executed = store.get_cache_bundle(record.pk).nb  # the code cells only, in order
+        source = json.loads(path.read_text())["cells"]
+        code_cells = [i for i, c in enumerate(source) if c["cell_type"] == "code"]
+        for k, cell in enumerate(executed.cells):
+            index = code_cells[k] if k < len(code_cells) else k
             for out in cell.get("outputs", []):
                 if out.get("output_type") == "stream" and out.get("name") == "stderr":
                     for line in out.get("text", "").splitlines():
