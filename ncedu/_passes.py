@@ -50,9 +50,12 @@ CHUNK_BYTES = 1 << 20
 def chunk_rows(dim: int, itemsize: int = 4) -> int:
     """Rows per chunk for features of dimension ``dim``: about :data:`CHUNK_BYTES`, between 128 and 4096."""
     return int(min(4096, max(128, CHUNK_BYTES // max(1, dim * itemsize))))
-#: Class sums are kept in the features' precision over at most this many rows, then added to
-#: float64 (their values are residuals, small, so the short float32 sums lose nothing).
+
+
+#: Class sums are kept in the features' precision over at most this many rows or chunks, then
+#: added to float64 (their values are residuals, small, so the short float32 sums lose nothing).
 _FLUSH_ROWS = 4096
+_FLUSH_UPDATES = 32
 
 
 def between_class_eigenbasis(centred_means: torch.Tensor, data_scale: float = 0.0,
@@ -76,6 +79,16 @@ def between_class_eigenbasis(centred_means: torch.Tensor, data_scale: float = 0.
     tol = max(max(C, p) * eps * float(s[0]), eps * data_scale)
     k = min(int((s > tol).sum()) if float(s[0]) > 0 else 0, C - 1)
     return Vh[:k], s[:k] ** 2
+
+
+def apply_scale(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """``x * scale`` for a power of two ``scale`` that may not be representable in ``x``'s dtype
+    (float32 reaches only 2^127): multiplied in two exact steps."""
+    if scale == 1.0:
+        return x
+    exponent = math.frexp(scale)[1] - 1
+    half = 2.0 ** (exponent // 2)
+    return x * half * (scale / half)
 
 
 def _power_of_two_scale(magnitude: float, dtype: torch.dtype) -> float:
@@ -141,12 +154,12 @@ class ResidualProjections:
         self.means_hat, self.counts, self.means_exact = means, counts, means_exact
         mu_hat = counts @ means / counts.sum()
         M_hat = means - mu_hat
-        data_scale = float(means.norm(dim=1).max())
-        self.V, _ = between_class_eigenbasis(M_hat, data_scale, eps=torch.finfo(dtype).eps)
-        k = self.k = self.V.shape[0]
         # A power of two applied to the features in this pass when their squares would leave the
         # range of their dtype (metrics are scale-invariant; sums are scaled back).
         self.scale = s = _power_of_two_scale(max(float(M_hat.abs().max()), 0.0), dtype)
+        data_scale = float((means * s).norm(dim=1).max())
+        self.V, _ = between_class_eigenbasis(M_hat * s, data_scale, eps=torch.finfo(dtype).eps)
+        k = self.k = self.V.shape[0]
         self.centres = (means * s).to(device, dtype)  # residual centres, rounded to the compute dtype
         # One product per row gives: z = V r (k), r W^T (C) and r . (s M̂_c) via z (C), in scaled units.
         self.has_classifier = W is not None
@@ -168,7 +181,7 @@ class ResidualProjections:
             shapes["r"] = (C, p)
         self._totals = {name: torch.zeros(shape, dtype=F64, device=device) for name, shape in shapes.items()}
         self._short = {name: torch.zeros_like(t, dtype=dtype) for name, t in self._totals.items()}
-        self._rows_in_short = 0
+        self._rows_in_short = self._updates_in_short = 0
         self._mismatches = torch.zeros((), dtype=torch.int64, device=device)
         self.seen = 0
         self._buffer: Optional[torch.Tensor] = None
@@ -180,7 +193,7 @@ class ResidualProjections:
             self._buffer = torch.empty(B, self.dim, dtype=self.dtype, device=self.device)
         R = self._buffer[:B]
         torch.index_select(self.centres, 0, y, out=R)
-        torch.sub(H * self.scale if self.scale != 1.0 else H, R, out=R)
+        torch.sub(apply_scale(H, self.scale), R, out=R)
         Z = R @ self.P  # (B, k [+ 2C])
         k = self.k
         Zv = Z[:, :k]
@@ -192,7 +205,8 @@ class ResidualProjections:
         short["zz"].addmm_(Zv.T, Zv)
         self.seen += B
         self._rows_in_short += B
-        if self._rows_in_short >= _FLUSH_ROWS:
+        self._updates_in_short += 1
+        if self._rows_in_short >= _FLUSH_ROWS or self._updates_in_short >= _FLUSH_UPDATES:
             self._flush()
         if self.has_classifier:
             C = self.num_classes
@@ -203,12 +217,15 @@ class ResidualProjections:
         for name, total in self._totals.items():
             total += self._short[name]
             self._short[name].zero_()
-        self._rows_in_short = 0
+        self._rows_in_short = self._updates_in_short = 0
 
     def results(self) -> dict:
         """Exact class means, within-class sums of squares, ``Tr(Sigma_W Sigma_B^+)`` and the mismatch rate.
 
-        Float64 on the CPU. ``nc1_trace`` is NaN (with a warning) when ``Sigma_B`` has no range.
+        Float64 on the CPU. ``means`` and ``within_ss`` are in the pass's units, the features times
+        ``scale`` (a power of two, 1 unless the features are too large or too small to square);
+        every metric is a ratio, the same in either unit. ``nc1_trace`` is NaN (with a warning)
+        when ``Sigma_B`` has no range.
         Raises ``ValueError`` when the rows seen disagree with the pass-1 counts.
         """
         self._flush()
@@ -224,8 +241,8 @@ class ResidualProjections:
             rbar = self.means_hat * s - centres  # the residuals' class means, known exactly
         else:
             rbar = totals["r"] / counts.unsqueeze(1)
-        means = (centres + rbar) / s
-        within_ss = (totals["rr"] - counts * rbar.pow(2).sum(1)).clamp_min(0.0) / s**2
+        means = centres + rbar  # in the pass's units (the features times the scale)
+        within_ss = (totals["rr"] - counts * rbar.pow(2).sum(1)).clamp_min(0.0)
         if not (bool(torch.isfinite(within_ss).all()) and bool(torch.isfinite(means).all())):
             raise ValueError("the features contain NaN or infinite values, or values whose squares overflow "
                              "float64; pass finite features (rescaled if they are huge)")
@@ -242,7 +259,7 @@ class ResidualProjections:
             # trace is NC1's, with V from pass 1 and everything else exact
             V = self.V
             zbar = rbar @ V.T  # the class means of z
-            sigma_w = (totals["zz"] - (zbar * counts.unsqueeze(1)).T @ zbar) / (N * s**2)
+            sigma_w = (totals["zz"] - (zbar * counts.unsqueeze(1)).T @ zbar) / N
             M = means - counts @ means / N
             sigma_b = (V @ M.T) @ (M @ V.T) / self.num_classes
             lam, Q = torch.linalg.eigh(sigma_b)
@@ -250,5 +267,5 @@ class ResidualProjections:
             inverse = (Q[:, keep] / lam[keep]) @ Q[:, keep].T
             nc1_trace = max(float((sigma_w * inverse).sum()), 0.0)
         rate = int(self._mismatches) / N if self.has_classifier else None
-        return {"means": means, "within_ss": within_ss, "nc1_trace": nc1_trace, "nc4": rate,
+        return {"means": means, "within_ss": within_ss, "scale": s, "nc1_trace": nc1_trace, "nc4": rate,
                 "degenerate": self.k == 0}

@@ -7,12 +7,18 @@ scikit-learn), never with a silent wrong number or a traceback from inside torch
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any, Optional
 
 import numpy as np
 import torch
 
 __all__ = [
+    "check_int",
+    "check_real",
+    "check_bool",
+    "check_seed",
     "as_tensor",
     "check_features",
     "raise_if_not_finite",
@@ -21,6 +27,63 @@ __all__ = [
     "check_num_classes",
     "compute_dtype",
 ]
+
+
+def _scalar(value: Any) -> Any:
+    """A 0-d numpy array or torch tensor as its Python scalar; anything else unchanged."""
+    if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim == 0:
+        return value.item()
+    return value
+
+
+def check_int(value: Any, name: str, *, minimum: Optional[int] = None, maximum: Optional[int] = None) -> int:
+    """An integer (Python, numpy or 0-d tensor; not a bool, not a float) within the bounds.
+
+    A ``TypeError`` names ``name`` for the wrong type, a ``ValueError`` for a value out of range,
+    as scikit-learn's ``check_scalar``.
+    """
+    value = _scalar(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value}")
+    return int(value)
+
+
+def check_real(value: Any, name: str, *, minimum: Optional[float] = None, maximum: Optional[float] = None,
+               include_minimum: bool = True, include_maximum: bool = True) -> float:
+    """A finite real number (Python, numpy or 0-d tensor; not a bool) within the bounds.
+
+    ``TypeError`` for the wrong type (a string such as ``"0.9"`` included), ``ValueError`` for NaN,
+    an infinity or a value out of range; both name ``name``.
+    """
+    value = _scalar(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if minimum is not None and (value < minimum or (not include_minimum and value == minimum)):
+        raise ValueError(f"{name} must be {'at least' if include_minimum else 'greater than'} {minimum:g}, got {value:g}")
+    if maximum is not None and (value > maximum or (not include_maximum and value == maximum)):
+        raise ValueError(f"{name} must be {'at most' if include_maximum else 'less than'} {maximum:g}, got {value:g}")
+    return value
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``True`` or ``False`` (numpy bools too); a ``TypeError`` naming ``name`` otherwise."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """A seed for numpy's and torch's generators: an integer from 0 to 2**63 - 1."""
+    return check_int(seed, name, minimum=0, maximum=2**63 - 1)
 
 
 def as_tensor(x: Any, name: str) -> torch.Tensor:
@@ -32,14 +95,19 @@ def as_tensor(x: Any, name: str) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x.detach()
     if isinstance(x, np.ndarray):
-        if x.dtype == object:
-            raise TypeError(f"{name} must be a numeric array, got a numpy array of dtype object")
+        if x.dtype.kind in "OUSV":
+            raise TypeError(
+                f"{name} must be a numeric array, got a numpy array of dtype {x.dtype}"
+                + (" (strings: map class names to indices 0..C-1 first, e.g. np.unique(labels, return_inverse=True)[1])"
+                   if x.dtype.kind in "US" else "")
+            )
         return torch.from_numpy(np.ascontiguousarray(x))
     if isinstance(x, (list, tuple)):
         try:
-            return torch.from_numpy(np.asarray(x))
+            array = np.asarray(x)
         except (TypeError, ValueError) as err:
             raise TypeError(f"{name} must be a numeric array or tensor; could not convert it: {err}") from None
+        return as_tensor(array, name)
     raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(x).__name__}")
 
 
@@ -116,6 +184,13 @@ def check_labels(
         raise ValueError(f"{name} must be non-negative class indices 0..C-1, found {lo}")
     if num_classes is None:
         num_classes = hi + 1
+        if num_classes > max(n_samples, 1000):  # raw class ids, not indices: say so before allocating per class
+            distinct = int(torch.unique(y).numel())
+            raise ValueError(
+                f"{name} reach class {hi}, so {num_classes:,} classes would be inferred for {n_samples:,} samples "
+                f"({distinct:,} distinct values occur): labels must be class indices 0..C-1; relabel them, e.g. "
+                "np.unique(labels, return_inverse=True)[1]"
+            )
     else:
         num_classes = check_num_classes(num_classes)
         if hi >= num_classes:
@@ -126,8 +201,9 @@ def check_labels(
         counts = torch.bincount(y, minlength=num_classes)
         empty = torch.nonzero(counts == 0).flatten().tolist()
         if empty:
+            shown = str(empty) if len(empty) <= 10 else f"[{', '.join(map(str, empty[:10]))}, ...] ({len(empty):,} classes)"
             raise ValueError(
-                f"class(es) {empty} have no samples in {name}; every class 0..{num_classes - 1} needs at "
+                f"class(es) {shown} have no samples in {name}; every class 0..{num_classes - 1} needs at "
                 "least one (relabel the classes to 0..C-1 or pass the samples of the missing classes)"
             )
     return y, num_classes
@@ -135,11 +211,7 @@ def check_labels(
 
 def check_num_classes(num_classes: Any, name: str = "num_classes") -> int:
     """Validate a number of classes: an integer of at least 2."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(num_classes).__name__}")
-    if num_classes < 2:
-        raise ValueError(f"{name} must be at least 2, got {num_classes}")
-    return int(num_classes)
+    return check_int(num_classes, name, minimum=2)
 
 
 def check_classifier(

@@ -16,7 +16,9 @@ Where the data come from
     variable ``NCEDU_DATA`` (or its ``fashion-mnist`` subfolder), the Debian package
     ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``), the user cache
     (``$XDG_CACHE_HOME/ncedu/fashion-mnist``, by default ``~/.cache/ncedu/fashion-mnist``).
-    When none has them they are downloaded from Zalando's server into the cache.
+    When none has them they are downloaded from Zalando's server into the cache (or
+    from the mirror named by the environment variable ``NCEDU_FASHION_MNIST_URL``,
+    which serves the same ``<name>.gz`` files).
     Every file is checked against the SHA-256 of its *uncompressed IDX payload*
     (:data:`FASHION_MNIST_SHA256`), so a local copy, gzipped or not, and a download are
     verified the same way. Files are parsed with numpy alone; nothing is unpickled.
@@ -36,6 +38,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import http.client
 import math
 import os
 import struct
@@ -49,6 +52,7 @@ import numpy as np
 import torch
 
 from ._io import atomic_path
+from ._validation import check_int
 from .geometry import random_orthogonal, simplex_etf
 
 __all__ = [
@@ -57,6 +61,7 @@ __all__ = [
     "DatasetNotFoundError",
     "FASHION_MNIST_SHA256",
     "FASHION_MNIST_URL",
+    "FASHION_MNIST_URL_ENV",
     "IDXFormatError",
     "class_names",
     "gaussian_mixture",
@@ -77,6 +82,9 @@ DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 """Zalando's official download location; the files are ``<URL><name>.gz``."""
+
+FASHION_MNIST_URL_ENV = "NCEDU_FASHION_MNIST_URL"
+"""The environment variable that replaces :data:`FASHION_MNIST_URL` (a mirror, or a local server in tests)."""
 
 FASHION_MNIST_SHA256: Dict[str, str] = {
     "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
@@ -149,11 +157,7 @@ def _check_split(split: Any) -> str:
 
 
 def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
+    return check_int(value, name, minimum=minimum)
 
 
 def _check_per_class(per_class: Any) -> Optional[int]:
@@ -375,19 +379,31 @@ def _read_verified(path: Path) -> np.ndarray:
     return _read_verified_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
+def _fashion_mnist_url() -> str:
+    """The base URL downloads come from: ``$NCEDU_FASHION_MNIST_URL`` when set, else the official one."""
+    url = os.environ.get(FASHION_MNIST_URL_ENV, "").strip() or FASHION_MNIST_URL
+    return url if url.endswith("/") else url + "/"
+
+
 def _download(filename: str, folder: Path) -> Path:
     """Download ``<filename>.gz`` into ``folder``, verify it, then move it into place atomically.
 
     The bytes go to a temporary file in ``folder`` first; if the transfer fails or the
     checksum does not match, the temporary file is removed and nothing is left behind.
     """
-    url = f"{FASHION_MNIST_URL}{filename}.gz"
+    url = f"{_fashion_mnist_url()}{filename}.gz"
     dest = folder / f"{filename}.gz"
     with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
         with atomic_path(dest, suffix=".gz.part") as tmp:
+            received = 0
             with open(tmp, "wb") as out:
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
+                    received += len(chunk)
+            declared = getattr(response, "headers", {}).get("Content-Length")
+            if declared is not None and declared.isdigit() and received < int(declared):
+                # urllib returns a short body without an error when the server closes early
+                raise ConnectionError(f"the transfer of {url} ended after {received} of {declared} bytes")
             _check_download(tmp, filename, url)  # raises before the move: nothing is kept
     return dest
 
@@ -416,8 +432,8 @@ def _ways_to_get_fashion_mnist() -> str:
         "each may be gzipped, ending in .gz), or pass root=<that folder>;\n"
         "  2. on Debian or Ubuntu: `sudo apt-get install dataset-fashion-mnist` "
         f"(installs them in {DEBIAN_DIR});\n"
-        f"  3. allow the download: with internet access ncedu fetches them from {FASHION_MNIST_URL} "
-        f"into {_fashion_cache_dir()}."
+        f"  3. allow the download: with internet access ncedu fetches them from {_fashion_mnist_url()} "
+        f"into {_fashion_cache_dir()} (set {FASHION_MNIST_URL_ENV} to use a mirror)."
     )
 
 
@@ -428,7 +444,7 @@ def _locate(filename: str, root: Optional[PathLike]) -> Path:
         return local
     try:
         return _download(filename, _fashion_cache_dir())
-    except OSError as err:  # URLError, HTTPError, timeouts, an unwritable cache
+    except (OSError, http.client.HTTPException) as err:  # URLError, HTTPError, timeouts, cut transfers, no cache
         searched = ", ".join(str(d) for d in _search_dirs(root))
         raise DatasetNotFoundError(
             f"Fashion-MNIST file {filename} (or {filename}.gz) was not found in {searched}, "

@@ -47,6 +47,8 @@ from __future__ import annotations
 import contextlib
 import difflib
 import inspect
+import signal
+import threading
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
@@ -1278,6 +1280,40 @@ def _recorded_warnings(ex: Exercise):
         yield caught
 
 
+#: Seconds a student's function may take on one hidden case before it is stopped and reported.
+CASE_TIME_LIMIT_S = 20.0
+
+
+class _OutOfTime(BaseException):
+    """Raised inside a student's function that runs past the time limit (a BaseException, so that the
+    student's own ``except Exception`` cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Stop the block after ``seconds`` with :class:`_OutOfTime`, where the platform allows it.
+
+    Uses a real-time interval timer (``SIGALRM``), which interrupts Python code; it needs the main
+    thread of a POSIX process (a notebook kernel runs cells there). Elsewhere the block runs without
+    a limit.
+    """
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def stop(signum, frame):
+        raise _OutOfTime()
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _run(ex: Exercise, answer: Any) -> CheckResult:
     cases = ex.cases()
     total = len(cases)
@@ -1298,8 +1334,14 @@ def _run(ex: Exercise, answer: Any) -> CheckResult:
         given = tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in case.args[:n_args])
         where = f"case {k + 1} of {total} ({_describe_inputs(ex, case, n_args)})"
         try:
-            with _recorded_warnings(ex) as caught:
+            with _recorded_warnings(ex) as caught, _time_limit(CASE_TIME_LIMIT_S):
                 raw = answer(*given)
+        except _OutOfTime:
+            return result("error", f"⚠️ {ex.name}: your function did not return within {CASE_TIME_LIMIT_S:g} s on "
+                                   f"{where} (an endless loop?); it was stopped.", k, "time_limit")
+        except SystemExit:
+            return result("error", f"⚠️ {ex.name}: your function called exit() or sys.exit() on {where}; "
+                                   "return a value instead.", k, "exit")
         except NotImplementedError as err:
             if k == 0:  # the stub of a student edition
                 return result("not attempted", f"⏳ {ex.name}: not attempted yet. Replace `raise NotImplementedError` "

@@ -109,7 +109,8 @@ def _load_data(cfg: Mapping[str, Any]):
     if name == "gaussian":
         kwargs = {k: cfg[k] for k in ("num_classes", "dim", "separation") if k in cfg}
     else:
-        kwargs = {"flatten": cfg["model"] == "mlp", "classes": cfg.get("classes")}
+        kwargs = {"flatten": cfg["model"] == "mlp"}
+    kwargs["classes"] = cfg.get("classes")  # data.load refuses it for the Gaussian mixture, never dropped silently
     common = {"seed": cfg.get("data_seed", 0), **kwargs}
     train_data = datasets.load(name, "train", per_class=cfg.get("per_class"), **common)
     test_data = None

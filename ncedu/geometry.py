@@ -12,7 +12,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from ._validation import as_tensor, check_num_classes
+from ._validation import as_tensor, check_int, check_num_classes, check_seed
 
 __all__ = ["simplex_etf", "etf_gram", "pairwise_cosines", "random_orthogonal"]
 
@@ -33,9 +33,17 @@ def _helmert_basis(C: int) -> np.ndarray:
     return Q
 
 
+def _rng(seed: SeedLike, name: str = "seed") -> np.random.Generator:
+    """numpy's generator for ``seed``: None, a non-negative integer, or a Generator."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return np.random.default_rng(seed)
+    return np.random.default_rng(check_seed(seed, name))
+
+
 def random_orthogonal(p: int, seed: SeedLike = None) -> np.ndarray:
     """A Haar-distributed random orthogonal (p, p) matrix (QR of a Gaussian matrix with signs fixed)."""
-    rng = np.random.default_rng(seed)
+    p = check_int(p, "p", minimum=1)
+    rng = _rng(seed)
     A = rng.standard_normal((p, p))
     Q, R = np.linalg.qr(A)
     return Q * np.sign(np.diag(R))
@@ -78,8 +86,9 @@ def simplex_etf(num_classes: int, dim: int, seed: SeedLike = None) -> np.ndarray
     True
     """
     C = check_num_classes(num_classes)
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"dim must be an integer, got {type(dim).__name__}")
+    dim = check_int(dim, "dim", minimum=1)
+    if seed is not None and not isinstance(seed, np.random.Generator):
+        seed = check_seed(seed)
     if dim < C - 1:
         raise ValueError(
             f"dim must be at least num_classes - 1 = {C - 1} for a simplex ETF of {C} vectors, got dim={dim}"

@@ -150,7 +150,12 @@ class History:
         except FileNotFoundError:
             raise
         except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
-            raise HistoryFormatError(f"{path} is not a readable ncedu History file ({err})") from None
+            # numpy's own message for a file it cannot read may suggest allow_pickle=True: never repeat that
+            detail = "its format is not numpy's" if "pickle" in str(err).lower() else str(err)
+            raise HistoryFormatError(
+                f"{path} is not a readable ncedu History file: not an .npz archive of arrays ({detail}); a History "
+                "is written by History.save, and ncedu never unpickles files"
+            ) from None
         if str(data.get("format", "")) != "ncedu.History":
             raise HistoryFormatError(f"{path} is not an ncedu History file (no 'format' marker)")
         version = int(data.get("format_version", -1))
@@ -166,6 +171,11 @@ class History:
         bad = [k for k in SCALAR_FIELDS + ARRAY_FIELDS if k in data and len(data[k]) != n]
         if bad:
             raise HistoryFormatError(f"{path} is inconsistent: field(s) {bad} do not have {n} epochs")
+        epochs = np.asarray(data["epoch"])
+        if epochs.ndim != 1 or not np.all(np.isfinite(epochs)) or not np.all(epochs == np.round(epochs)):
+            raise HistoryFormatError(f"{path} has epochs that are not whole numbers")
+        if np.any(np.diff(epochs) <= 0):
+            raise HistoryFormatError(f"{path} has epochs that do not increase ({epochs.tolist()[:10]}...)")
         try:
             config = json.loads(str(data["config_json"]))
         except (KeyError, json.JSONDecodeError) as err:

@@ -39,6 +39,7 @@ of deep learning training", PNAS 117(40):24652–24663, 2020, doi:10.1073/pnas.2
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, fields
@@ -318,11 +319,17 @@ def measure(features: Any, labels: Any, W: Any = None, b: Any = None, *, num_cla
     second = ResidualProjections(means, counts, W64, b64, device, cd)
     for rows in chunks:
         second.update(rows_of(rows), y[rows])
-    out = second.results()
-    return assemble_metrics(
-        class_means=out["means"], counts=counts, nc1_trace=out["nc1_trace"], within_ss=out["within_ss"],
-        W=Wt, b=bt, nc4=out["nc4"], degenerate=out["degenerate"],
-    )
+    return metrics_from_pass(second.results(), counts, Wt, bt)
+
+
+def metrics_from_pass(out: dict, counts: torch.Tensor, W: Optional[torch.Tensor], b: Optional[torch.Tensor]) -> NCMetrics:
+    """:class:`NCMetrics` from a second pass's results (:meth:`ncedu._passes.ResidualProjections.results`):
+    the metrics in the pass's units (they are ratios), the means back in the features' units."""
+    m = assemble_metrics(class_means=out["means"], counts=counts, nc1_trace=out["nc1_trace"],
+                         within_ss=out["within_ss"], W=W, b=b, nc4=out["nc4"], degenerate=out["degenerate"])
+    if out["scale"] == 1.0:
+        return m
+    return dataclasses.replace(m, class_means=m.class_means / out["scale"], global_mean=m.global_mean / out["scale"])
 
 
 # ----------------------------------------------------------------------------------------------

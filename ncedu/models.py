@@ -24,11 +24,12 @@ model by name and :func:`count_parameters` counts its parameters.
 
 from __future__ import annotations
 
-from numbers import Integral
 from typing import Any, Callable
 
 import torch
 from torch import nn
+
+from ._validation import check_bool, check_int
 
 __all__ = [
     "ACTIVATIONS",
@@ -57,21 +58,15 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 
 def _check_int(value: Any, name: str, minimum: int = 1) -> int:
     """An integer of at least ``minimum``; a TypeError or ValueError naming ``name`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
+    return check_int(value, name, minimum=minimum)
 
 
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
+_check_bool = check_bool
 
 
-def _check_input(x: Any, model: str) -> torch.Tensor:
-    """A floating-point tensor with a batch dimension; anything else fails with a clear message."""
+def _check_input(x: Any, model: str, module: nn.Module) -> torch.Tensor:
+    """A floating-point tensor with a batch dimension, in the model's dtype (numpy's float64 arrays
+    and tensors become the model's float32); anything else fails with a clear message."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{model} input x must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
@@ -79,7 +74,8 @@ def _check_input(x: Any, model: str) -> torch.Tensor:
             f"{model} input x must be floating point, got dtype {x.dtype} "
             "(convert images first, e.g. x.float() / 255)"
         )
-    return x
+    weight = module.classifier.weight
+    return x.to(weight.dtype) if x.dtype != weight.dtype else x
 
 
 # ----------------------------------------------------------------------------------------------
@@ -200,7 +196,7 @@ class MLP(FeatureClassifier):
         -------
         Tensor (B, width)
         """
-        x = _check_input(x, "MLP")
+        x = _check_input(x, "MLP", self)
         if x.ndim < 2 or x[0].numel() != self.in_features:
             raise ValueError(
                 f"MLP expects input of shape (batch, {self.in_features}) or (batch, ...) with "
@@ -300,7 +296,7 @@ class ConvNet(FeatureClassifier):
         -------
         Tensor (B, feature_dim)
         """
-        x = _check_input(x, "ConvNet")
+        x = _check_input(x, "ConvNet", self)
         c, s = self.in_channels, self.image_size
         if x.ndim == 2 and x.shape[1] == c * s * s:
             x = x.reshape(x.shape[0], c, s, s)
@@ -413,7 +409,7 @@ class ResNet18(FeatureClassifier):
         -------
         Tensor (B, 512)
         """
-        x = _check_input(x, "ResNet18")
+        x = _check_input(x, "ResNet18", self)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"ResNet18 expects input of shape (batch, {self.in_channels}, height, width); "

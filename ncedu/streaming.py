@@ -33,27 +33,32 @@ then one all-reduce sums the moved statistics.
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Iterable, Iterator, Optional, Union
 
 import torch
 from torch import nn
 
-from ._passes import ResidualProjections, between_class_eigenbasis
+from ._passes import ResidualProjections, _power_of_two_scale, apply_scale, between_class_eigenbasis
 from ._validation import (
     check_classifier,
     check_features,
     check_labels,
     check_num_classes,
+    check_real,
     compute_dtype,
     raise_if_not_finite,
 )
-from .metrics import NCMetrics, assemble_metrics
+from .metrics import NCMetrics, assemble_metrics, metrics_from_pass
 
 __all__ = ["NCAccumulator", "SecondPass", "NearestCentreMismatch", "measure_model", "find_classifier"]
 
 F64 = torch.float64
-_FLUSH_ROWS = 4096  # rows of short sums in the features' precision before they are added to float64
+# Short sums in the features' precision are added to float64 after this many rows or batches, whichever
+# comes first, so that no float32 sum runs over more than a few thousand rows or a few dozen additions.
+_FLUSH_ROWS = 4096
+_FLUSH_UPDATES = 32
 
 
 def _dist():
@@ -119,8 +124,9 @@ class NCAccumulator:
         self.moment: Optional[torch.Tensor] = None  # (p, p) float64, T (with second_moment)
         self._short: dict[str, torch.Tensor] = {}
         self._short_dtype: Optional[torch.dtype] = None
-        self._rows_in_short = 0
+        self._rows_in_short = self._updates_in_short = 0
         self._shifts_cd: Optional[torch.Tensor] = None
+        self.scale: Optional[float] = None  # a power of two applied to h - s_c when the features are huge or tiny
         self._all_shifted = False  # every class has its shift (saves a check per batch)
 
     # -- state -------------------------------------------------------------------------------
@@ -138,7 +144,7 @@ class NCAccumulator:
         if self.sums is None:
             return None
         self._flush()
-        return self.shifts + self.sums / self.counts.unsqueeze(1)
+        return self.shifts + self.sums / self.counts.unsqueeze(1) / self.scale
 
     def _init_state(self, p: int, device: torch.device) -> None:
         C = self.num_classes
@@ -162,7 +168,7 @@ class NCAccumulator:
             self.moment += self._short["T"]
         for t in self._short.values():
             t.zero_()
-        self._rows_in_short = 0
+        self._rows_in_short = self._updates_in_short = 0
 
     def _short_sums(self, dtype: torch.dtype) -> dict[str, torch.Tensor]:
         if self._short_dtype != dtype:
@@ -174,10 +180,21 @@ class NCAccumulator:
             self._short_dtype = dtype
         return self._short
 
+    def _rescale(self, scale: float) -> None:
+        """Express the statistics in units of ``scale`` (a power of two) instead of ``self.scale``."""
+        ratio = scale / self.scale
+        if ratio != 1.0:
+            self._flush()
+            self.sums *= ratio
+            self.squares *= ratio**2
+            if self.moment is not None:
+                self.moment *= ratio**2
+            self.scale = scale
+
     def _rebase(self, new_shifts: torch.Tensor, where: torch.Tensor) -> None:
         """Move the statistics of the classes in ``where`` to ``new_shifts`` (module docstring)."""
         self._flush()
-        delta = torch.where(where.unsqueeze(1), self.shifts - new_shifts, torch.zeros_like(self.shifts))
+        delta = torch.where(where.unsqueeze(1), self.shifts - new_shifts, torch.zeros_like(self.shifts)) * self.scale
         # statistics about s are sums of x = h - s; about s' they are sums of x + (s - s')
         n = self.counts.unsqueeze(1)
         if self.moment is not None:
@@ -215,9 +232,11 @@ class NCAccumulator:
                 self.has_shift |= new
                 self._shifts_cd = None
             self._all_shifted = bool(self.has_shift.all())
+        if self.scale is None:  # chosen once, from the first batch: values too large or too small to square
+            self.scale = _power_of_two_scale(float(H.abs().max()) if H.numel() else 0.0, cd)
         if self._shifts_cd is None or self._shifts_cd.dtype != cd:
             self._shifts_cd = self.shifts.to(cd)
-        X = H - self._shifts_cd[y]  # of the size of the within-class spread
+        X = apply_scale(H - self._shifts_cd[y], self.scale)  # of the size of the within-class spread
         row_squares = torch.linalg.vector_norm(X, dim=1).square_()
         total = row_squares.sum()
         if not bool(torch.isfinite(total)):
@@ -234,7 +253,8 @@ class NCAccumulator:
             short["T"].addmm_(X.T, X)
         self.counts += n_b.to(F64)
         self._rows_in_short += H.shape[0]
-        if self._rows_in_short >= _FLUSH_ROWS or X.dtype == F64:
+        self._updates_in_short += 1
+        if self._rows_in_short >= _FLUSH_ROWS or self._updates_in_short >= _FLUSH_UPDATES or X.dtype == F64:
             self._flush()
         return self
 
@@ -254,6 +274,8 @@ class NCAccumulator:
             raise ValueError(f"cannot merge accumulators of feature dimension {other.dim} and {self.dim}")
         other._flush()
         self._flush()
+        if self.scale is None:
+            self.scale = other.scale
         dev = self.device
         # classes only the other has seen take its shifts; the other's statistics move to ours
         adopt = other.has_shift.to(dev) & ~self.has_shift
@@ -262,6 +284,7 @@ class NCAccumulator:
         self._shifts_cd = None
         self._all_shifted = bool(self.has_shift.all())
         moved = _copy(other, dev)
+        moved._rescale(self.scale)
         moved._rebase(self.shifts, moved.has_shift)
         self.counts += moved.counts
         self.sums += moved.sums
@@ -279,6 +302,10 @@ class NCAccumulator:
         if self.sums is None:
             raise RuntimeError("all_reduce called before any update on this rank; every rank needs one batch")
         self._flush()
+        # 0. one scale for all ranks: the smallest (a power of two)
+        exponent = torch.tensor([math.frexp(self.scale)[1]], dtype=F64, device=self.device)
+        dist.all_reduce(exponent, op=dist.ReduceOp.MIN, group=group)
+        self._rescale(2.0 ** (int(exponent) - 1))
         # 1. common shifts: per class, the average of the shifts of the ranks that have the class
         has = self.has_shift.to(F64).unsqueeze(1)
         shared = torch.cat([has, self.shifts * has], dim=1)
@@ -319,14 +346,18 @@ class NCAccumulator:
         return self.means.cpu()
 
     def _within(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(within-class sums of squares (C,), class means (C, p)), float64 on the CPU."""
+        """(within-class sums of squares (C,), class means (C, p)), float64 on the CPU, in units of the
+        features times :attr:`scale` (1 unless the features are huge or tiny)."""
         self._flush()
         counts, sums = self.counts.cpu(), self.sums.cpu()
         within_ss = (self.squares.cpu() - sums.pow(2).sum(1) / counts).clamp_min(0.0)
-        return within_ss, self.shifts.cpu() + sums / counts.unsqueeze(1)
+        return within_ss, self.shifts.cpu() * self.scale + sums / counts.unsqueeze(1)
 
     def within_class_covariance(self) -> torch.Tensor:
         """``Sigma_W`` (p, p), float64 on the CPU (needs ``second_moment=True``)."""
+        return self._scaled_within_covariance() / self.scale**2
+
+    def _scaled_within_covariance(self) -> torch.Tensor:
         self._require_complete()
         if self.moment is None:
             raise RuntimeError("Sigma_W needs the second moment: create the accumulator with second_moment=True")
@@ -343,7 +374,7 @@ class NCAccumulator:
         V, lam = between_class_eigenbasis(means - mu_G, float(means.norm(dim=1).max()))
         if V.shape[0] == 0:
             return float("nan")
-        sigma_w = self.within_class_covariance()
+        sigma_w = self._scaled_within_covariance()
         return max(float((((V @ sigma_w) * V).sum(1) / lam).sum()), 0.0)
 
     def compute(self, W: Any = None, b: Any = None, nc4: Optional[float] = None) -> NCMetrics:
@@ -359,13 +390,16 @@ class NCAccumulator:
                 "same batches, acc.second_pass(W, b), then .update(h, y) for each batch and .compute()"
             )
         Wt, bt = check_classifier(W, b, self.num_classes, self.dim)
+        if nc4 is not None:
+            nc4 = check_real(nc4, "nc4", minimum=0.0, maximum=1.0)
         within_ss, means = self._within()
         nc1 = self.nc1_trace()
         degenerate = nc1 != nc1
         if degenerate:
             _warn_coincide()
-        return assemble_metrics(class_means=means, counts=self.counts.cpu(), nc1_trace=nc1, within_ss=within_ss,
-                                W=Wt, b=bt, nc4=nc4, degenerate=degenerate)
+        out = {"means": means, "within_ss": within_ss, "scale": self.scale, "nc1_trace": nc1, "nc4": nc4,
+               "degenerate": degenerate}
+        return metrics_from_pass(out, self.counts.cpu(), Wt, bt)
 
     def second_pass(self, W: Any = None, b: Any = None) -> "SecondPass":
         """The exact second pass over the same batches: NC1 by one projection per row, and NC4 when ``W`` is given.
@@ -375,8 +409,7 @@ class NCAccumulator:
         """
         self._require_complete()
         Wt, bt = check_classifier(W, b, self.num_classes, self.dim)
-        _, means = self._within()
-        return SecondPass(means, self.counts.cpu(), Wt, bt, self.device)
+        return SecondPass(self.class_means, self.counts.cpu(), Wt, bt, self.device)
 
 
 def _copy(acc: NCAccumulator, device: torch.device) -> NCAccumulator:
@@ -385,6 +418,7 @@ def _copy(acc: NCAccumulator, device: torch.device) -> NCAccumulator:
     twin.counts, twin.shifts, twin.has_shift = acc.counts.to(device).clone(), acc.shifts.to(device).clone(), acc.has_shift.to(device).clone()
     twin.sums, twin.squares = acc.sums.to(device).clone(), acc.squares.to(device).clone()
     twin.moment = None if acc.moment is None else acc.moment.to(device).clone()
+    twin.scale = acc.scale
     return twin
 
 
@@ -454,10 +488,7 @@ class SecondPass:
         """NC1–NC4 of all the data (NC4 when the first pass's ``second_pass`` was given ``W``)."""
         if self._pass is None:
             raise RuntimeError("no data: call update(features, labels) for every batch before compute()")
-        out = self._pass.results()
-        return assemble_metrics(class_means=out["means"], counts=self._counts, nc1_trace=out["nc1_trace"],
-                                within_ss=out["within_ss"], W=self._Wt, b=self._bt, nc4=out["nc4"],
-                                degenerate=out["degenerate"])
+        return metrics_from_pass(self._pass.results(), self._counts, self._Wt, self._bt)
 
 
 class NearestCentreMismatch:

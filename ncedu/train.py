@@ -15,6 +15,7 @@ atomically and read with ``torch.load(weights_only=True)`` (no arbitrary unpickl
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validation import check_labels
+from ._validation import as_tensor, check_bool, check_int, check_labels, check_real, check_seed
 from ._display import static_output
 from ._io import atomic_path
 from .history import History
@@ -82,15 +83,50 @@ def log_spaced_epochs(epochs: int, count: int = 30) -> list[int]:
     return sorted(set(grid.tolist()) | set(extra))
 
 
-def _check_data(data: Any, name: str) -> Data:
+def _check_data(data: Any, name: str, dtype: torch.dtype) -> Data:
+    """(inputs, labels) as tensors: inputs in the model's floating dtype (numpy's float64 becomes the
+    model's float32, say), labels as int64 class indices."""
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise TypeError(f"{name} must be a pair (inputs, labels) of tensors, e.g. from ncedu.data.load")
     x, y = data
-    x = torch.as_tensor(x)
+    x = as_tensor(x, f"{name} inputs")
     if not x.is_floating_point():
         raise TypeError(f"{name} inputs must be floating point, got {x.dtype} (scale integer pixels to floats)")
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise ValueError(f"{name} inputs must have a batch dimension and at least one sample, got shape {tuple(x.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} inputs contain NaN or infinite values")
     y, _ = check_labels(y, x.shape[0], name=f"{name} labels", require_all_classes=False)
-    return x, y
+    return x.to(dtype), y
+
+
+def _check_device(device: Any) -> torch.device:
+    """The device to train on: the default (cuda, then mps, then cpu), or one that exists here."""
+    if device is None:
+        return default_device()
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r} ({err})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but torch sees no CUDA device on this machine; use device='cpu'")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device='mps' but this machine has no Apple-silicon GPU; use device='cpu'")
+    return device
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def _fingerprint(x: torch.Tensor, y: torch.Tensor) -> str:
+    """A short hash of the training data, so that a checkpoint is never resumed on other data."""
+    digest = hashlib.sha256()
+    for t in (x, y):
+        digest.update(str((tuple(t.shape), str(t.dtype))).encode())
+        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _loss_fn(loss: str, num_classes: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -139,6 +175,29 @@ def _cpu_threads(count: int):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+_CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "scheduler", "generator", "torch_rng", "history")
+
+
+def _read_checkpoint(path: Path) -> dict:
+    """A checkpoint written by :func:`train`, read without unpickling; a clear error for anything else."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, foreign, or refused by weights_only (a crafted pickle)
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"checkpoint {path} cannot be read as an ncedu.train checkpoint ({type(err).__name__}: {first}); it is "
+            "truncated, not a checkpoint, or holds objects that loading without unpickling refuses: delete it or "
+            "pass another path"
+        ) from None
+    if not isinstance(state, dict) or not all(k in state for k in _CHECKPOINT_KEYS):
+        keys = sorted(state)[:8] if isinstance(state, dict) else type(state).__name__
+        raise ValueError(
+            f"checkpoint {path} is not an ncedu.train checkpoint (it holds {keys}; a train checkpoint holds "
+            f"{list(_CHECKPOINT_KEYS)}); a plain model state_dict cannot be resumed: delete it or pass another path"
+        )
+    return state
 
 
 def _jsonable(value: Any) -> Any:
@@ -216,41 +275,59 @@ def train(
     -------
     History
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be an integer of at least 1, got {epochs!r}")
-    for name, value in (("lr", lr), ("batch_size", batch_size), ("lr_decay", lr_decay)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be non-negative, got {weight_decay!r}")
-    x, y = _check_data(data, "data")
-    first_param = next(model.parameters(), None)
-    head = find_classifier(model, x[:2].to(first_param.device) if first_param is not None else x[:2])
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    epochs = check_int(epochs, "epochs", minimum=1)
+    seed = check_seed(seed)
+    lr = check_real(lr, "lr", minimum=0.0, include_minimum=False)
+    momentum = check_real(momentum, "momentum", minimum=0.0, maximum=1.0, include_maximum=False)
+    weight_decay = check_real(weight_decay, "weight_decay", minimum=0.0)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    lr_decay = check_real(lr_decay, "lr_decay", minimum=0.0, include_minimum=False)
+    num_measurements = check_int(num_measurements, "num_measurements", minimum=1)
+    samples_per_class = check_int(samples_per_class, "samples_per_class", minimum=1)
+    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=1)
+    progress = check_bool(progress, "progress")
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    device = _check_device(device)
+    num_threads = default_num_threads() if num_threads is None else check_int(num_threads, "num_threads", minimum=1)
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    x, y = _check_data(data, "data", dtype)
+    head = find_classifier(model, x[:2].to(_model_device(model)))
     C = head.out_features
+    if C < 2:
+        raise ValueError(f"the model's classifier has {C} output; classification (and neural collapse) needs at least 2")
     if int(y.max()) >= C:
         raise ValueError(f"data labels reach class {int(y.max())} but the model's classifier has {C} outputs")
     counts = torch.bincount(y, minlength=C)
     if bool((counts == 0).any()):
         raise ValueError(f"class(es) {torch.nonzero(counts == 0).flatten().tolist()} have no training samples")
-    loss_fn = _loss_fn(loss, C)
     if test is not None:
-        test = _check_data(test, "test")
-    milestones = sorted(set(lr_milestones if lr_milestones is not None else [epochs // 3, 2 * epochs // 3]) - {0})
+        test = _check_data(test, "test", dtype)
+        if test[0].shape[1:] != x.shape[1:]:
+            raise ValueError(f"test inputs have shape {tuple(test[0].shape[1:])} per sample but data has "
+                             f"{tuple(x.shape[1:])}")
+        if int(test[1].max()) >= C:
+            raise ValueError(f"test labels reach class {int(test[1].max())} but the model's classifier has {C} outputs")
+    if batch_size == 1 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise ValueError("batch_size=1 with a batch-norm model: one sample has no batch statistics to normalise "
+                         "with; use batch_size >= 2 or a model without batch norm")
+    loss_fn = _loss_fn(loss, C)
+    if lr_milestones is None:
+        milestones = sorted({epochs // 3, 2 * epochs // 3} - {0})
+    else:
+        milestones = sorted({check_int(e, "lr_milestones entries", minimum=1, maximum=epochs) for e in lr_milestones})
     if measure_epochs is None:
         measure_at = set(log_spaced_epochs(epochs, num_measurements))
     else:
-        measure_at = {int(e) for e in measure_epochs}
-        bad = sorted(e for e in measure_at if not 1 <= e <= epochs)
-        if bad:
-            raise ValueError(f"measure_epochs must lie in 1..{epochs}, got {bad}")
-    device = torch.device(device) if device is not None else default_device()
-    if num_threads is None:
-        num_threads = default_num_threads()
-    elif isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
-        raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}")
-    with _cpu_threads(int(num_threads)):
+        measure_at = set()
+        for e in measure_epochs:
+            try:
+                measure_at.add(check_int(e, "measure_epochs entries", minimum=1, maximum=epochs))
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"measure_epochs must be epochs in 1..{epochs}: {err}") from None
+    with _cpu_threads(num_threads):
         model.to(device)
         optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
         scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=lr_decay)
@@ -269,6 +346,9 @@ def train(
             "batch_size": int(batch_size),
             "lr_milestones": milestones,
             "lr_decay": lr_decay,
+            "measure_epochs": sorted(measure_at),
+            "samples_per_class": samples_per_class,
+            "data_fingerprint": _fingerprint(x, y),
             **(config or {}),
             # where the numbers came from: the same seed reproduces them bit for bit only with the
             # same torch version, device and thread count (not compared when resuming a checkpoint)
@@ -279,20 +359,26 @@ def train(
 
         ckpt_path = Path(checkpoint) if checkpoint is not None else None
         if ckpt_path is not None and ckpt_path.exists():
-            state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+            state = _read_checkpoint(ckpt_path)
             saved = History.from_state(state["history"]).config
             differ = sorted(k for k in set(saved) | set(run_config)
                             if k != "provenance" and saved.get(k) != _jsonable(run_config.get(k)))
             if differ:
+                what = "the training data differ (another dataset, subset or order); " if "data_fingerprint" in differ else ""
                 raise ValueError(
-                    f"checkpoint {ckpt_path} belongs to a different run (settings {differ} differ); "
+                    f"checkpoint {ckpt_path} belongs to a different run ({what}settings {differ} differ); "
                     "delete it or pass another checkpoint path"
                 )
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            generator.set_state(state["generator"])
-            torch.set_rng_state(state["torch_rng"])
+            try:
+                model.load_state_dict(state["model"])
+                optimizer.load_state_dict(state["optimizer"])
+                scheduler.load_state_dict(state["scheduler"])
+                generator.set_state(state["generator"])
+                torch.set_rng_state(state["torch_rng"])
+            except (RuntimeError, KeyError, ValueError, TypeError) as err:
+                first = str(err).strip().splitlines()[0][:300]
+                raise ValueError(f"checkpoint {ckpt_path} does not fit this model and optimiser ({first}); "
+                                 "it was saved from another architecture or width: delete it or pass another path") from None
             history = History.from_state(state["history"])
             start_epoch = int(state["epoch"]) + 1
 
@@ -316,6 +402,7 @@ def train(
             bar = tqdm(total=epochs, initial=start_epoch - 1, desc="training", unit="epoch", leave=True)
         x_dev, y_dev = x.to(device), y.to(device)
         n = x.shape[0]
+        has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
         try:
             for epoch in range(start_epoch, epochs + 1):
                 model.train()
@@ -323,8 +410,8 @@ def train(
                 running, seen = 0.0, 0
                 for start in range(0, n, batch_size):
                     idx = perm[start : start + batch_size]
-                    if idx.numel() < 2 and n > 1:
-                        continue  # a single-sample batch breaks batch norm; the paper drops ragged batches too
+                    if idx.numel() == 1 and batch_size > 1 and has_batch_norm:
+                        continue  # a ragged last batch of one sample has no batch statistics: skipped
                     out = model(x_dev[idx])
                     batch_loss = loss_fn(out, y_dev[idx])
                     if not bool(torch.isfinite(batch_loss.detach())):

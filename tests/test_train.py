@@ -125,11 +125,11 @@ def test_divergence_stops_with_a_clear_error():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        ({"epochs": 0}, "epochs must be an integer of at least 1"),
+        ({"epochs": 0}, "epochs must be at least 1"),
         ({"epochs": 3, "loss": "hinge"}, r"loss must be one of \('cross_entropy', 'mse'\)"),
-        ({"epochs": 3, "lr": -1.0}, "lr must be a positive number"),
-        ({"epochs": 3, "measure_epochs": [0, 2]}, r"measure_epochs must lie in 1..3"),
-        ({"epochs": 3, "momentum": 1.5}, r"momentum must be in \[0, 1\)"),
+        ({"epochs": 3, "lr": -1.0}, "lr must be greater than 0"),
+        ({"epochs": 3, "measure_epochs": [0, 2]}, r"measure_epochs must be epochs in 1..3"),
+        ({"epochs": 3, "momentum": 1.5}, r"momentum must be less than 1"),
     ],
 )
 def test_bad_training_arguments_get_clear_errors(kwargs, match):
