@@ -110,9 +110,8 @@ class CurvesPanel:
 
 
 def _centred_cosines(history: History) -> np.ndarray:
-    """(E, C): cos(w_c, mu_c - mu_bar) at every measured epoch (mu_bar the mean of the class means)."""
-    means, W = history["class_means"], history["W"]
-    M = means - means.mean(axis=1, keepdims=True)
+    """(E, C): cos(w_c, mu_c - mu_G) at every measured epoch (mu_G the sample mean)."""
+    W, M = history["W"], history.centred_means()
     num = np.einsum("ecp,ecp->ec", W, M)
     den = np.linalg.norm(W, axis=2) * np.linalg.norm(M, axis=2)
     return np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
@@ -160,7 +159,7 @@ class DecisionPanel:
     def __init__(self, ax: Axes, history: History, frames: _Frames, index: int) -> None:
         self.ax, self.frames = ax, frames
         means = history["class_means"].astype(np.float64)
-        self.centre = means.mean(axis=1)
+        self.centre = frames.centre  # mu_G, the origin of every view
         self.M = means - self.centre[:, None, :]
         self.W, self.b = history["W"], history["b"]
         C = frames.num_classes

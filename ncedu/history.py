@@ -26,8 +26,8 @@ from .metrics import METRIC_NAMES
 
 __all__ = ["History", "HistoryFormatError", "FORMAT_VERSION", "SCALAR_FIELDS", "ARRAY_FIELDS"]
 
-#: Bumped whenever the meaning or layout of a field changes.
-FORMAT_VERSION = 1
+#: Bumped whenever the meaning or layout of a field changes (2: the class counts are stored).
+FORMAT_VERSION = 2
 
 #: Per-epoch scalars: training bookkeeping, then every metric of ``ncedu.measure``.
 SCALAR_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc") + METRIC_NAMES
@@ -48,11 +48,19 @@ class History:
         JSON-serialisable description of the run (model, data, recipe), saved with it.
     sample_labels : array of shape (S,), optional
         Labels of the sampled training examples whose features are kept at every epoch.
+    class_counts : array of shape (C,), optional
+        ``n_c``, the number of training samples of each class, so that the global mean is the
+        sample mean ``mu_G = sum_c n_c mu_c / N`` (:meth:`global_mean`) for any class sizes;
+        :func:`ncedu.train` records them.
     """
 
-    def __init__(self, config: Optional[Mapping[str, Any]] = None, sample_labels: Any = None) -> None:
+    def __init__(self, config: Optional[Mapping[str, Any]] = None, sample_labels: Any = None,
+                 class_counts: Any = None) -> None:
         self.config: dict[str, Any] = dict(config or {})
         self.sample_labels = None if sample_labels is None else np.asarray(sample_labels, dtype=np.int64)
+        self.class_counts = None if class_counts is None else np.asarray(class_counts, dtype=np.int64)
+        if self.class_counts is not None and (self.class_counts.ndim != 1 or np.any(self.class_counts < 1)):
+            raise ValueError(f"class_counts must be a 1-D array of positive counts, got {class_counts!r}")
         self._rows: list[dict[str, Any]] = []
 
     # -- building ----------------------------------------------------------------------------
@@ -97,6 +105,25 @@ class History:
     def num_classes(self) -> Optional[int]:
         return int(self["class_means"].shape[1]) if "class_means" in self else None
 
+    def global_mean(self) -> np.ndarray:
+        """``mu_G`` at every measured epoch, (E, p): the sample mean ``sum_c n_c mu_c / N``.
+
+        Without recorded :attr:`class_counts` (a History built by hand) the classes are taken to
+        be balanced, and the mean of the class means is returned.
+        """
+        means = self["class_means"]
+        if self.class_counts is None:
+            return means.mean(axis=1)
+        if len(self.class_counts) != means.shape[1]:
+            raise ValueError(f"class_counts has {len(self.class_counts)} entries but the history has "
+                             f"{means.shape[1]} classes")
+        weights = self.class_counts / self.class_counts.sum()
+        return np.einsum("c,ecp->ep", weights, means)
+
+    def centred_means(self) -> np.ndarray:
+        """``M = mu_c - mu_G`` at every measured epoch, (E, C, p), with the sample mean :meth:`global_mean`."""
+        return self["class_means"] - self.global_mean()[:, None, :]
+
     def to_dict(self, arrays: bool = False) -> dict[str, np.ndarray]:
         """Column view: field name -> array over epochs (scalars only unless ``arrays=True``)."""
         keys = self.keys() if arrays else list(SCALAR_FIELDS)
@@ -134,6 +161,8 @@ class History:
         }
         if self.sample_labels is not None:
             payload["sample_labels"] = self.sample_labels
+        if self.class_counts is not None:
+            payload["class_counts"] = self.class_counts
         for k in self.keys():
             payload[k] = self[k]
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
@@ -180,7 +209,10 @@ class History:
             config = json.loads(str(data["config_json"]))
         except (KeyError, json.JSONDecodeError) as err:
             raise HistoryFormatError(f"{path} has an unreadable config ({err})") from None
-        h = cls(config=config, sample_labels=data.get("sample_labels"))
+        try:
+            h = cls(config=config, sample_labels=data.get("sample_labels"), class_counts=data.get("class_counts"))
+        except ValueError as err:
+            raise HistoryFormatError(f"{path}: {err}") from None
         arrays = [k for k in ARRAY_FIELDS if k in data]
         for i in range(n):
             row = {k: data[k][i] for k in SCALAR_FIELDS}
@@ -196,13 +228,16 @@ class History:
 
         rows = [{k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v) for k, v in r.items()} for r in self._rows]
         labels = None if self.sample_labels is None else torch.from_numpy(self.sample_labels)
-        return {"config_json": json.dumps(self.config, default=_json_default), "rows": rows, "sample_labels": labels}
+        counts = None if self.class_counts is None else torch.from_numpy(self.class_counts)
+        return {"config_json": json.dumps(self.config, default=_json_default), "rows": rows, "sample_labels": labels,
+                "class_counts": counts}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> "History":
         """Inverse of :meth:`state`."""
-        labels = state["sample_labels"]
-        h = cls(config=json.loads(state["config_json"]), sample_labels=None if labels is None else labels.numpy())
+        labels, counts = state["sample_labels"], state.get("class_counts")
+        h = cls(config=json.loads(state["config_json"]), sample_labels=None if labels is None else labels.numpy(),
+                class_counts=None if counts is None else counts.numpy())
         h._rows = [{k: (v.numpy() if hasattr(v, "numpy") else v) for k, v in r.items()} for r in state["rows"]]
         return h
 

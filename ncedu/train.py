@@ -354,7 +354,7 @@ def train(
             # same torch version, device and thread count (not compared when resuming a checkpoint)
             "provenance": {"torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads()},
         }
-        history = History(config=run_config, sample_labels=y[sample_idx].numpy())
+        history = History(config=run_config, sample_labels=y[sample_idx].numpy(), class_counts=counts.numpy())
         start_epoch = 1
 
         ckpt_path = Path(checkpoint) if checkpoint is not None else None

@@ -12,16 +12,15 @@ Every function returns a matplotlib :class:`~matplotlib.figure.Figure` (or an
   epoch.
 
 Conventions (as in :mod:`ncedu.metrics`). At a measured epoch, ``mu_c`` is the mean feature of
-class ``c`` and ``mu_G`` the global mean. A History stores the class means but not the class
-counts, so the figures centre at the *mean of the class means*
-``mu_bar = (1/C) sum_c mu_c``, which equals the global mean ``mu_G`` for balanced classes (all
-of the book's runs). ``M`` is the (C, p) matrix of centred means ``mu_c - mu_bar``.
+class ``c`` and ``mu_G`` the global mean, the sample mean ``sum_c n_c mu_c / N`` from the class
+counts the History records (:meth:`ncedu.History.global_mean`), for balanced and imbalanced runs
+alike. ``M`` is the (C, p) matrix of centred means ``mu_c - mu_G``.
 
 Plane of the means. The 2-D (or 3-D) view of an epoch projects onto the top principal
 directions of the centred class means (the right singular vectors of ``M``; for ``C = 3`` the
 plane that contains all three means exactly). If the means span fewer dimensions than the view
 has (``C = 2``, or ``C = 3`` in 3-D), the remaining directions are the top principal directions
-of the sampled features' residuals. Coordinates are divided by ``r = avg_c ||mu_c - mu_bar||``
+of the sampled features' residuals. Coordinates are divided by ``r = avg_c ||mu_c - mu_G||``
 (so the means sit near the unit circle whatever the feature scale), each epoch's basis is
 rotated (orthogonal Procrustes) to agree with the next epoch's, and the last epoch is rotated
 onto the ideal simplex (class 0 at the top), so an animation neither jumps nor spins.
@@ -116,6 +115,7 @@ GID_ETF = "ncedu-etf-gram"
 
 _STYLE = {"means": dict(ls="-", marker="o", ms=3), "classifiers": dict(ls=":", marker="s", ms=3, lw=2)}
 _RUN_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
+_BOOKKEEPING_KEYS = ("data_fingerprint", "measure_epochs")
 # well-known config keys, shown first (and in this order) when labelling overlaid runs
 _KEY_ORDER = ("dataset", "loss", "weight_decay", "width", "depth", "batch_norm", "model", "lr", "per_class", "epochs")
 
@@ -258,8 +258,10 @@ def run_labels(histories: Sequence[History], max_keys: int = 3) -> list[str]:
     flattened, and a setting recorded twice under different paths is shown once. Runs whose
     configs do not differ are labelled ``"run 1"``, ``"run 2"``, ...
     """
-    # settings only: where a run was computed (torch version, device, threads) is not what it is about
-    flat = [{k: v for k, v in _flatten(h.config).items() if not k.startswith("provenance.")} for h in histories]
+    # settings only: where a run was computed (torch version, device, threads) is not what it is about,
+    # and the data's fingerprint and the list of measured epochs make unreadable labels
+    flat = [{k: v for k, v in _flatten(h.config).items()
+             if not k.startswith("provenance.") and k not in _BOOKKEEPING_KEYS} for h in histories]
     keys = sorted(set().union(*flat), key=_config_key_rank)
     shown: dict[tuple[str, tuple[str, ...]], str] = {}
     for key in keys:
@@ -470,11 +472,13 @@ def plot_collapse(
 class _Frames:
     """Everything the geometry views draw, for every measured epoch, computed once.
 
-    Coordinates are in units of ``scale[e] = avg_c ||mu_c - mu_bar||`` (see the module docstring).
+    Coordinates are in units of ``scale[e] = avg_c ||mu_c - mu_G||`` about ``centre[e] = mu_G`` (see the
+    module docstring); every view (projection, animation, scrubber, decision regions) uses this one plane.
     """
 
     epochs: np.ndarray  # (E,) int
     labels: np.ndarray  # (S,) int, labels of the sampled features
+    centre: np.ndarray  # (E, p) the global means mu_G, the origin of the view
     class_names: tuple[str, ...]
     basis: np.ndarray  # (E, p, d) orthonormal columns spanning the view
     scale: np.ndarray  # (E,)
@@ -548,7 +552,7 @@ def _frames(history: History, dim: int = 2) -> _Frames:
         raise ValueError(f"the features have dimension {p}, too few for a {dim}-D view")
     if features.shape[1] != labels.shape[0]:
         raise ValueError(f"history has {features.shape[1]} sample_features but {labels.shape[0]} sample_labels")
-    centre = means.mean(axis=1)
+    centre = history.global_mean()
     M = means - centre[:, None, :]
     scale = np.linalg.norm(M, axis=2).mean(axis=1)
     scale = np.where(scale > 0, scale, 1.0)
@@ -575,7 +579,8 @@ def _frames(history: History, dim: int = 2) -> _Frames:
     spread = np.quantile(np.abs(samples), 0.98) if samples.size else 0.0
     limit = 1.1 * max(structure, min(spread, 2.0 * structure))
     return _Frames(
-        epochs=history["epoch"], labels=labels, class_names=_class_names(history, C), basis=bases, scale=scale,
+        epochs=history["epoch"], labels=labels, centre=centre, class_names=_class_names(history, C), basis=bases,
+        scale=scale,
         samples=samples, means=mean_xy, classifiers=arrows, gram=gram, limit=float(limit),
     )
 
@@ -736,7 +741,7 @@ def plot_gram(history: History, epoch: Optional[int] = None) -> Figure:
     r"""The Gram matrix of the normalised centred class means beside the ideal simplex ETF's.
 
     Left: ``G[c, c'] = cos(mu_c - mu_G, mu_c' - mu_G)``, the cosines between centred class means
-    (``mu_G`` the mean of the class means, see the module docstring). Right: the simplex ETF Gram
+    (``mu_G`` the sample mean, see the module docstring). Right: the simplex ETF Gram
     :func:`ncedu.etf_gram` -- 1 on the diagonal and ``-1/(C-1)`` off it -- which ``G`` approaches
     under NC2. Both share one colour scale from -1 (blue) to 1 (red).
 
@@ -756,7 +761,7 @@ def plot_gram(history: History, epoch: Optional[int] = None) -> Figure:
     i = _epoch_index(history, epoch)
     means = history["class_means"][i]
     C = means.shape[0]
-    G = _cosines(means - means.mean(axis=0))
+    G = _cosines(history.centred_means()[i])
     names = _class_names(history, C)
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 4.4), layout="constrained")
     image = left.imshow(G, vmin=-1, vmax=1, cmap="RdBu_r", gid=GID_GRAM)
@@ -848,8 +853,7 @@ def _within_class_spectrum(history: History, i: int) -> np.ndarray:
 
 
 def _between_class_spectrum(history: History, i: int) -> np.ndarray:
-    means = history["class_means"][i]
-    M = means - means.mean(axis=0)
+    M = history.centred_means()[i]
     s = np.linalg.svd(M / np.sqrt(M.shape[0]), compute_uv=False)
     return s**2
 
@@ -908,14 +912,26 @@ def plot_spectra(history: History, epoch: Optional[int] = None, ax: Optional[Axe
 
 
 def decision_maps(
-    class_means: np.ndarray, W: np.ndarray, b: np.ndarray, extent: float = 2.2, resolution: int = 300
+    history: History, epoch: Optional[int] = None, extent: float = 2.2, resolution: int = 300
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
     r"""The network's and the nearest-class-centre decisions on a grid of the plane of the class means.
 
-    The plane is ``mu_bar + r (x e_1 + y e_2)`` with ``mu_bar`` the mean of the class means, ``e_1, e_2``
-    the top two right singular vectors of the centred means and ``r = avg_c ||mu_c - mu_bar||``;
-    ``x, y`` run over ``[-extent, extent]``. At each grid point ``h`` the network decides
-    ``argmax_c (w_c . h + b_c)`` and NCC ``argmin_c ||h - mu_c||`` (in the full feature space).
+    The plane is the one every view of the run draws (:func:`plot_projection`, :func:`animate`,
+    the scrubber): ``mu_G + r (x e_1 + y e_2)`` with ``mu_G`` the global (sample) mean, ``e_1, e_2``
+    the aligned basis of the module docstring and ``r = avg_c ||mu_c - mu_G||``; ``x, y`` run over
+    ``[-extent, extent]``. At each grid point ``h`` the network decides ``argmax_c (w_c . h + b_c)``
+    and NCC ``argmin_c ||h - mu_c||`` (in the full feature space).
+
+    Parameters
+    ----------
+    history : History
+        Needs ``class_means``, ``W``, ``b``, ``sample_features`` and ``sample_labels``.
+    epoch : int, optional
+        A measured epoch (default: the last).
+    extent : float
+        Half-width of the square, in units of ``r``.
+    resolution : int
+        Grid points along each side.
 
     Returns
     -------
@@ -928,16 +944,22 @@ def decision_maps(
     scale : float
         ``r``.
     centre : (p,) array
-        ``mu_bar``.
+        ``mu_G``.
     """
-    mu = np.asarray(class_means, dtype=np.float64)
-    centre = mu.mean(axis=0)
-    basis = np.linalg.svd(mu - centre)[2][:2]
-    scale = float(np.linalg.norm(mu - centre, axis=1).mean())
+    _check_history(history)
+    _require_arrays(history, ("class_means", "W", "b", "sample_features"), name="history", purpose="decision_maps")
+    if isinstance(extent, bool) or not isinstance(extent, (int, float, np.floating)) or not (np.isfinite(extent) and extent > 0):
+        raise ValueError(f"extent must be a positive number, got {extent!r}")
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 2:
+        raise ValueError(f"resolution must be an integer of at least 2, got {resolution!r}")
+    i = _epoch_index(history, epoch)
+    frames = _frames(history, 2)
+    basis, scale, centre = frames.basis[i].T, float(frames.scale[i]), frames.centre[i]
+    mu = history["class_means"][i].astype(np.float64)
     coords = np.linspace(-extent, extent, resolution)
     gx, gy = np.meshgrid(coords, coords)
     h = centre + scale * (gx.reshape(-1, 1) * basis[0] + gy.reshape(-1, 1) * basis[1])
-    network = (h @ np.asarray(W, dtype=np.float64).T + np.asarray(b, dtype=np.float64)).argmax(axis=1)
+    network = (h @ np.asarray(history["W"][i], dtype=np.float64).T + np.asarray(history["b"][i], dtype=np.float64)).argmax(axis=1)
     sq = (h * h).sum(axis=1)[:, None] - 2.0 * h @ mu.T + (mu * mu).sum(axis=1)[None, :]
     ncc = sq.argmin(axis=1)
     shape = gx.shape
@@ -956,8 +978,9 @@ def plot_decision_regions(
     Under NC4 the colour boundaries run along the dashed lines. With ``C = 3`` the plane holds
     every mean; with more classes it is the best-fitting plane and the picture is a slice. The
     title gives the fraction of the drawn square where the two rules differ (a property of the
-    square, not of any data). Centred at the mean of the class means (the History records no
-    class sizes; for balanced classes it is ``mu_G``).
+    square, not of any data). The plane, its centre ``mu_G`` and its orientation are those of every
+    other view of the run (:func:`decision_maps`), so a class sits in the same place here as in
+    :func:`plot_projection`.
 
     Parameters
     ----------
@@ -968,7 +991,7 @@ def plot_decision_regions(
     ax : matplotlib Axes, optional
         Where to draw. Default: a new figure.
     extent : float
-        Half-width of the square, in units of ``avg_c ||mu_c - mu_bar||``.
+        Half-width of the square, in units of ``avg_c ||mu_c - mu_G||``.
 
     Returns
     -------
@@ -983,7 +1006,7 @@ def plot_decision_regions(
         raise ValueError(f"extent must be a positive number, got {extent}")
     i = _epoch_index(history, epoch)
     mu = history["class_means"][i].astype(np.float64)
-    coords, network, ncc, basis, scale, centre = decision_maps(mu, history["W"][i], history["b"][i], extent)
+    coords, network, ncc, basis, scale, centre = decision_maps(history, int(history["epoch"][i]), extent)
     colours = class_colours(mu.shape[0])
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 5), layout="constrained")
@@ -998,7 +1021,7 @@ def plot_decision_regions(
     ax.scatter(*samples.T, c=colours[history.sample_labels], s=8)
     ax.scatter(*((mu - centre) @ basis.T / scale).T, c=colours, s=140, edgecolors="k", zorder=3)
     ax.set(xlim=(coords[0], coords[-1]), ylim=(coords[0], coords[-1]), aspect="equal",
-           xlabel=r"direction 1 (unit: avg $\|\mu_c - \bar\mu\|$)", ylabel="direction 2",
+           xlabel=r"direction 1 (unit: avg $\|\mu_c - \mu_G\|$)", ylabel="direction 2",
            title=f"epoch {int(history['epoch'][i])}\nthe rules differ on {np.mean(network != ncc):.1%} of the square")
     return ax.figure
 

@@ -51,7 +51,7 @@ def make_history(
     target = 3.0 * etf_means(C, p, seed=seed)
     start = rng.standard_normal((C, p))
     offsets = rng.standard_normal((labels.size, p))
-    h = History(config or {"num_classes": C}, sample_labels=labels)
+    h = History(config or {"num_classes": C}, sample_labels=labels, class_counts=np.full(C, per_class))
     for k, epoch in enumerate(epochs):
         t = k / max(len(epochs) - 1, 1)
         means = (1 - t) * start + t * target
@@ -499,15 +499,45 @@ def test_runs_on_a_subset_of_classes_are_labelled_with_those_class_names():
 
 
 def test_decision_maps_are_the_network_and_nearest_centre_rules_on_the_plane_of_the_means():
-    rng = np.random.default_rng(0)
-    mu = rng.standard_normal((4, 6)) + 3.0
-    W, b = rng.standard_normal((4, 6)), rng.standard_normal(4)
-    coords, network, ncc, basis, scale, centre = viz.decision_maps(mu, W, b, extent=2.0, resolution=41)
+    h = make_history(C=4, p=6)
+    mu, W = h["class_means"][-1], h["W"][-1]
+    b = np.random.default_rng(0).standard_normal(4)
+    h._rows[-1]["b"] = b
+    coords, network, ncc, basis, scale, centre = viz.decision_maps(h, extent=2.0, resolution=41)
     np.testing.assert_allclose(basis @ basis.T, np.eye(2), atol=1e-12)
     for iy, ix in [(0, 0), (7, 33), (40, 12), (20, 20)]:  # brute force at a few grid points
-        h = centre + scale * (coords[ix] * basis[0] + coords[iy] * basis[1])
-        assert network[iy, ix] == np.argmax(W @ h + b)
-        assert ncc[iy, ix] == np.argmin(np.linalg.norm(mu - h, axis=1))
+        x = centre + scale * (coords[ix] * basis[0] + coords[iy] * basis[1])
+        assert network[iy, ix] == np.argmax(W @ x + b)
+        assert ncc[iy, ix] == np.argmin(np.linalg.norm(mu - x, axis=1))
+
+
+def test_every_view_puts_a_class_in_the_same_place_of_one_plane():
+    """The projection, the decision regions and the scrubber's panels share one basis, one centre, one unit."""
+    h = make_history(C=3, p=8, rotate_each_epoch=True)
+    for epoch in (int(h["epoch"][0]), int(h["epoch"][-1])):
+        projected = artist(viz.plot_projection(h, epoch=epoch).axes[0], viz.GID_MEANS).get_offsets()
+        _, _, _, basis, scale, centre = viz.decision_maps(h, epoch)
+        regions = (h["class_means"][list(h["epoch"]).index(epoch)] - centre) @ basis.T / scale
+        np.testing.assert_allclose(projected, regions, atol=1e-9)
+        ax = viz.plot_decision_regions(h, epoch=epoch).axes[0]
+        big = [c for c in ax.collections if hasattr(c, "get_sizes") and c.get_sizes().size and c.get_sizes()[0] > 100][0]
+        np.testing.assert_allclose(big.get_offsets(), regions, atol=1e-9)
+
+
+def test_views_centre_at_the_sample_mean_of_an_imbalanced_run():
+    h = make_history(C=3, p=6)
+    counts = np.array([5, 50, 20])
+    h.class_counts = counts
+    mu = h["class_means"][-1]
+    expected = counts @ mu / counts.sum()
+    np.testing.assert_allclose(h.global_mean()[-1], expected, atol=1e-12)
+    assert not np.allclose(expected, mu.mean(axis=0))
+    _, _, _, basis, scale, centre = viz.decision_maps(h)
+    np.testing.assert_allclose(centre, expected, atol=1e-12)
+    G = artist(viz.plot_gram(h).axes[0], viz.GID_GRAM).get_array()
+    M = mu - expected
+    U = M / np.linalg.norm(M, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(G), U @ U.T, atol=1e-12)
 
 
 def test_a_self_dual_classifier_with_the_matching_bias_draws_no_difference():
@@ -516,7 +546,7 @@ def test_a_self_dual_classifier_with_the_matching_bias_draws_no_difference():
     rng = np.random.default_rng(1)
     mu = 2.0 * etf_means(C, p) + 1.5
     labels = np.repeat(np.arange(C), 4)
-    h = History({"num_classes": C}, sample_labels=labels)
+    h = History({"num_classes": C}, sample_labels=labels, class_counts=np.full(C, 4))
     features = mu[labels] + 0.1 * rng.standard_normal((labels.size, p))
     h.append(epoch=1, train_acc=0.5, class_means=mu, W=rng.standard_normal((C, p)), b=rng.standard_normal(C),
              sample_features=features)
@@ -524,7 +554,7 @@ def test_a_self_dual_classifier_with_the_matching_bias_draws_no_difference():
     ax = viz.plot_decision_regions(h, epoch=2).axes[0]
     assert "differ on 0.0% of the square" in ax.get_title()
     image = next(im for im in ax.images if im.get_gid() == viz.GID_REGIONS)
-    _, network, ncc, *_ = viz.decision_maps(mu, mu, -0.5 * (mu * mu).sum(axis=1))
+    _, network, ncc, *_ = viz.decision_maps(h, epoch=2)
     np.testing.assert_array_equal(np.asarray(image.get_array()), network)
     np.testing.assert_array_equal(network, ncc)
     assert len(np.unique(network)) == C  # all three regions are in the square
