@@ -5,7 +5,7 @@ ConvNet (50 images per class) at each thread count, first on an otherwise idle m
 beside one other CPU-bound process that the benchmark starts itself (``python -c "while True:
 pass"``), as a laptop with a browser or a second notebook has. Prints milliseconds per epoch and
 the ratio of each count to the fastest, in one table; ``ncedu.train`` leaves one core free by
-default (``ncedu.train.default_num_threads``) because of what this table shows on 2 cores.
+default (``ncedu.training.default_num_threads``) because of what this table shows on 2 cores.
 
 Run:  python benchmarks/bench_threads.py [--threads 1 2] [--epochs 20]
 """
@@ -21,7 +21,7 @@ import time
 import torch
 
 import ncedu
-from ncedu.train import default_num_threads
+from ncedu.training import default_num_threads
 
 
 def ms_per_epoch(model: str, threads: int, epochs: int) -> float:

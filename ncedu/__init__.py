@@ -23,9 +23,9 @@ from .metrics import (
 )
 from .history import History
 from .streaming import NCAccumulator, NearestCentreMismatch, measure_model
-from .train import train
+from .training import train
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402  (one place: ncedu/_version.py)
 
 
 def __getattr__(name: str):

@@ -29,7 +29,7 @@ import torch
 from . import data as datasets
 from . import models
 from .history import FORMAT_VERSION, History, HistoryFormatError
-from .train import train
+from .training import train
 
 __all__ = ["FLAGSHIP", "TEASER", "run", "flagship", "teaser", "cache_dir", "cache_path"]
 

@@ -12,7 +12,7 @@ from torch import nn
 
 import ncedu
 from ncedu.history import FORMAT_VERSION, History, HistoryFormatError
-from ncedu.train import TrainingDivergedError, log_spaced_epochs
+from ncedu.training import TrainingDivergedError, log_spaced_epochs
 
 torch.set_num_threads(1)
 
@@ -229,7 +229,7 @@ def test_training_leaves_a_core_free_by_default_records_the_count_and_restores_i
     torch.set_num_threads(2)
     try:
         monkeypatch.setattr("os.cpu_count", lambda: 2)
-        from ncedu.train import default_num_threads
+        from ncedu.training import default_num_threads
 
         assert default_num_threads() == 1
         monkeypatch.setattr("os.cpu_count", lambda: 16)
@@ -255,3 +255,12 @@ def test_training_leaves_a_core_free_by_default_records_the_count_and_restores_i
             ncedu.train(Spy(), mixture(), epochs=2, progress=False, num_threads=0)
     finally:
         torch.set_num_threads(1)
+
+
+def test_the_training_module_is_not_shadowed_by_the_function():
+    import importlib
+    import types
+
+    module = importlib.import_module("ncedu.training")
+    assert isinstance(module, types.ModuleType) and ncedu.train is module.train
+    assert callable(ncedu.train)
