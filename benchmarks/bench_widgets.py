@@ -2,7 +2,7 @@
 
 Prints, on the book's flagship Fashion-MNIST run (10 classes, p = 256, 200 sampled features):
 
-* the one-time cost per history: projecting every measured epoch (``ncedu.viz._frames``) and
+* the one-time cost per history: projecting every measured epoch (``ncedu._frames.project_history``) and
   building the scrubber's figure;
 * the median time of one slider update (update the artists' data + render the PNG that the
   ``Output`` shows; target <= 50 ms), against a plain implementation measured in the same run
@@ -30,6 +30,7 @@ import torch  # noqa: E402
 
 import ncedu  # noqa: E402
 from ncedu import viz, widgets  # noqa: E402
+from ncedu._frames import project_history  # noqa: E402
 from ncedu._panels import ScrubberFigure  # noqa: E402
 
 UPDATE_TARGET_MS = 50.0
@@ -47,7 +48,7 @@ def best_of(fn, repeats: int = 5) -> float:
 
 def plain_redraw(history, index: int) -> None:
     """The straightforward way: a new figure with every panel re-plotted, rendered to PNG."""
-    frames = viz._frames(history)
+    frames = project_history(history)
     figure = ScrubberFigure(history, frames, index, view="geometry", dpi=widgets.LIVE_DPI)
     figure.figure.savefig(io.BytesIO(), format="png")
 
@@ -61,8 +62,8 @@ def main() -> None:
     print(f"flagship run: {len(history)} measured epochs, {history.num_classes} classes, p = {p}, {S} sampled features")
 
     # one-time precompute per history
-    t_frames = best_of(lambda: viz._frames(history))
-    frames = viz._frames(history)
+    t_frames = best_of(lambda: project_history(history))
+    frames = project_history(history)
     t_view = best_of(lambda: ScrubberFigure(history, frames, len(frames) - 1, view="geometry", dpi=widgets.LIVE_DPI),
                      repeats=3)
     print(f"precompute (project all {len(history)} epochs): {1000 * t_frames:.1f} ms; "

@@ -139,7 +139,7 @@ def layout_problems(fig: Figure, *, page_width: float = PAGE_WIDTH_PX, min_font_
     plain = [item for item in items if item[0] != "legend"]
     for i in range(len(plain)):
         for j in range(i + 1, len(plain)):
-            (wa, oa, ta, ba), (wb, ob, tb, bb) = plain[i], plain[j]
+            (wa, _, ta, ba), (wb, _, tb, bb) = plain[i], plain[j]
             if _area(ba, bb) > _OVERLAP_PX2:
                 problems.append(f"{wa} {_describe(ta)} overlaps {wb} {_describe(tb)}")
     # a legend against other panels and their texts

@@ -26,17 +26,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
+from ._frames import Frames
+from ._views import GID_CURVE, GID_TERMINAL, GramView, ProjectionView, class_colours, detached_figure, freeze_layout
 from .history import History
-from .viz import (
-    GID_CURVE,
-    GID_TERMINAL,
-    _detached_figure,
-    _freeze_layout,
-    _Frames,
-    _GramView,
-    _ProjectionView,
-    class_colours,
-)
 
 #: The panels of each view, row by row (a row of one panel spans the figure's width).
 VIEWS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -78,7 +70,7 @@ def _values(history: History, field: str) -> np.ndarray:
 class CurvesPanel:
     """Metric curves against the epoch, a marker on each at the shown epoch and a vertical cursor."""
 
-    def __init__(self, ax: Axes, history: History, frames: _Frames, index: int, kind: str) -> None:
+    def __init__(self, ax: Axes, history: History, frames: Frames, index: int, kind: str) -> None:
         curves, log_y, ylabel = _CURVE_PANELS[kind]
         self.ax, self.epochs = ax, frames.epochs
         ax.set_xscale("log" if self.epochs.min() > 0 else "symlog")
@@ -120,7 +112,7 @@ def _centred_cosines(history: History) -> np.ndarray:
 class CosinesPanel:
     """One bar per class: the cosine between its classifier row and its centred class mean (1 under NC3)."""
 
-    def __init__(self, ax: Axes, history: History, frames: _Frames, index: int) -> None:
+    def __init__(self, ax: Axes, history: History, frames: Frames, index: int) -> None:
         self.ax, self.frames = ax, frames
         self.cosines = _centred_cosines(history)
         C = frames.num_classes
@@ -156,7 +148,7 @@ class DecisionPanel:
 
     resolution = 160
 
-    def __init__(self, ax: Axes, history: History, frames: _Frames, index: int) -> None:
+    def __init__(self, ax: Axes, history: History, frames: Frames, index: int) -> None:
         self.ax, self.frames = ax, frames
         means = history["class_means"].astype(np.float64)
         self.centre = frames.centre  # mu_G, the origin of every view
@@ -214,9 +206,9 @@ class DecisionPanel:
 
 
 class _ProjectionPanel:
-    def __init__(self, ax: Axes, history: History, frames: _Frames, index: int, *, samples: bool,
+    def __init__(self, ax: Axes, history: History, frames: Frames, index: int, *, samples: bool,
                  classifiers: bool, values: Mapping[str, np.ndarray]) -> None:
-        self.view = _ProjectionView(ax, frames, index, values=values, legend=False, samples=samples,
+        self.view = ProjectionView(ax, frames, index, values=values, legend=False, samples=samples,
                                     classifiers=classifiers)
         self.ax = ax
         ax.set_xlabel("1st direction of the means (unit: avg ‖μ_c − μ_G‖)", fontsize=_FONT)
@@ -229,8 +221,8 @@ class _ProjectionPanel:
 
 
 class _GramPanel:
-    def __init__(self, ax: Axes, frames: _Frames, index: int) -> None:
-        self.view = _GramView(ax, frames, index)
+    def __init__(self, ax: Axes, frames: Frames, index: int) -> None:
+        self.view = GramView(ax, frames, index)
         self.ax = ax
         self.view.title.set_fontsize(_FONT)
         ax.figure.colorbar(self.view.image, ax=ax, shrink=0.85).ax.tick_params(labelsize=_FONT)
@@ -250,14 +242,14 @@ class ScrubberFigure:
     ``index`` (the frame shown); ``frames``.
     """
 
-    def __init__(self, history: History, frames: _Frames, index: int, *, view: str, dpi: float) -> None:
+    def __init__(self, history: History, frames: Frames, index: int, *, view: str, dpi: float) -> None:
         if view not in VIEWS:
             raise ValueError(f"view must be one of {sorted(VIEWS)}, got {view!r}")
         self.frames, self.index, self.view = frames, index, view
         rows = VIEWS[view]
         heights = [_ROW_HEIGHT["curves"] if all(n in _CURVE_PANELS for n in row) else _ROW_HEIGHT["geometry"]
                    for row in rows]
-        fig = _detached_figure((_WIDTH, sum(heights) + 0.5), dpi)
+        fig = detached_figure((_WIDTH, sum(heights) + 0.5), dpi)
         grid = fig.add_gridspec(len(rows), 2, height_ratios=heights, width_ratios=[1.15, 1.0])
         values = _metric_values(history)
         self.panels: dict[str, Any] = {}
@@ -267,7 +259,7 @@ class ScrubberFigure:
                 self.panels[name] = self._panel(name, ax, history, frames, index, values)
         self._class_legend(fig, frames)
         self.figure = fig
-        _freeze_layout(fig)
+        freeze_layout(fig)
         # Blitting: what never changes is drawn once and kept; each frame draws only the moving artists.
         self._moving = sorted(self.update(index), key=lambda artist: artist.get_zorder())
         for artist in self._moving:
@@ -276,7 +268,7 @@ class ScrubberFigure:
         self._background = fig.canvas.copy_from_bbox(fig.bbox)
 
     @staticmethod
-    def _panel(name: str, ax: Axes, history: History, frames: _Frames, index: int, values) -> Any:
+    def _panel(name: str, ax: Axes, history: History, frames: Frames, index: int, values) -> Any:
         if name in _CURVE_PANELS:
             return CurvesPanel(ax, history, frames, index, name)
         if name == "gram":
@@ -290,7 +282,7 @@ class ScrubberFigure:
         return _ProjectionPanel(ax, history, frames, index, samples=samples, classifiers=classifiers, values=values)
 
     @staticmethod
-    def _class_legend(fig, frames: _Frames) -> None:
+    def _class_legend(fig, frames: Frames) -> None:
         C = frames.num_classes
         if C > 20:
             return

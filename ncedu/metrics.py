@@ -40,7 +40,6 @@ of deep learning training", PNAS 117(40):24652–24663, 2020, doi:10.1073/pnas.2
 from __future__ import annotations
 
 import dataclasses
-import math
 import warnings
 from dataclasses import dataclass, fields
 from typing import Any, Optional
@@ -48,7 +47,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from ._passes import ClassSums, ResidualProjections, between_class_eigenbasis, chunk_rows
+from ._passes import ClassSums, ResidualProjections, chunk_rows
 from ._validation import check_classifier, check_features, check_labels, compute_dtype, raise_if_not_finite
 
 __all__ = [

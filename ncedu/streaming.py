@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
 import torch
 from torch import nn
@@ -50,7 +50,7 @@ from ._validation import (
     compute_dtype,
     raise_if_not_finite,
 )
-from .metrics import NCMetrics, assemble_metrics, metrics_from_pass
+from .metrics import NCMetrics, metrics_from_pass
 
 __all__ = ["NCAccumulator", "SecondPass", "NearestCentreMismatch", "measure_model", "find_classifier"]
 

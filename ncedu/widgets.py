@@ -31,7 +31,6 @@ import base64
 import re
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -41,7 +40,8 @@ from matplotlib import animation
 from ._display import STATIC_ENV_VAR, static_output
 from ._panels import VIEWS, ScrubberFigure
 from .history import History
-from .viz import _check_history, _frames
+from ._frames import project_history
+from ._runinfo import check_history
 
 __all__ = ["epoch_scrubber", "static_scrubber", "animation_html", "STATIC_ENV_VAR", "STATIC_DPI", "VIEWS"]
 
@@ -162,7 +162,7 @@ def static_scrubber(history: History, *, view: str = "geometry", fps: float = 4,
 
     fps = _check_fps(fps)
     view = _check_view(view)
-    frames = _frames(_check_history(history), 2)
+    frames = project_history(check_history(history), 2)
     figure = ScrubberFigure(history, frames, 0, view=view, dpi=STATIC_DPI if dpi is None else dpi)
     writer = _BlittedHTMLWriter(lambda: figure.render_png(small=True), fps=fps, default_mode="once")
     with tempfile.TemporaryDirectory() as folder:
@@ -255,7 +255,7 @@ def epoch_scrubber(history: History, *, view: str = "geometry", fps: float = 4):
 
     fps = _check_fps(fps)
     view = _check_view(view)
-    frames = _frames(_check_history(history), 2)
+    frames = project_history(check_history(history), 2)
     figure = ScrubberFigure(history, frames, 0, view=view, dpi=LIVE_DPI)
     slider = widgets.SelectionSlider(
         options=[(str(int(e)), int(e)) for e in frames.epochs],

@@ -485,7 +485,7 @@ def test_save_gif_needs_a_gif_path_and_an_animation(tmp_path):
 
 def test_runs_on_a_subset_of_classes_are_labelled_with_those_class_names():
     from ncedu.history import History
-    from ncedu.viz import _class_names
+    from ncedu._runinfo import class_names_of as _class_names
 
     h = History(config={"experiment": {"dataset": "fashion-mnist", "classes": [0, 1, 8]}})
     assert _class_names(h, 3) == ("T-shirt/top", "Trouser", "Bag")
