@@ -5,12 +5,15 @@ exact and fast metrics (:func:`measure`, :class:`NCAccumulator`, :func:`measure_
 the simplex ETF (:func:`simplex_etf`), and the data, models and training that the
 book's chapters run.
 
-``import ncedu`` stays light: notebook-only libraries (ipywidgets) are imported only
-inside the functions that need them.
+``import ncedu`` stays light: notebook-only libraries (ipywidgets) are imported only inside the
+functions that need them, and the modules that need pyplot or scipy on first use. The module
+map, and what each module may import, is in ``ARCHITECTURE.md``.
 """
 
-from . import data, exercises, experiments, models
+from . import data, experiments, models
+from ._version import __version__
 from .geometry import etf_gram, pairwise_cosines, simplex_etf
+from .history import History
 from .metrics import (
     METRIC_NAMES,
     NCMetrics,
@@ -18,44 +21,59 @@ from .metrics import (
     class_means,
     global_mean,
     measure,
+    nearest_centre,
+    self_duality,
     total_covariance,
     within_class_covariance,
 )
-from .history import History
-from .streaming import NCAccumulator, NearestCentreMismatch, measure_model
+from .streaming import NCAccumulator, NearestCentreMismatch, SecondPass, measure_model
 from .training import train
 
-from ._version import __version__  # noqa: E402  (one place: ncedu/_version.py)
+#: Modules imported on first use: they pull in scipy, pyplot or the exercise registry.
+_LAZY = ("exercises", "prose", "theory", "viz", "widgets")
 
 
 def __getattr__(name: str):
-    """``ncedu.theory``, ``ncedu.viz`` and ``ncedu.widgets`` are imported on first use (scipy, pyplot)."""
-    if name in ("theory", "viz", "widgets"):
+    """``ncedu.exercises``, ``ncedu.prose``, ``ncedu.theory``, ``ncedu.viz`` and ``ncedu.widgets`` are
+    imported on first use."""
+    if name in _LAZY:
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'ncedu' has no attribute {name!r}")
 
+
 __all__ = [
-    "History",
+    # measuring collapse
+    "measure",
+    "NCMetrics",
     "METRIC_NAMES",
     "NCAccumulator",
-    "NCMetrics",
+    "SecondPass",
     "NearestCentreMismatch",
-    "between_class_covariance",
-    "data",
-    "exercises",
-    "experiments",
-    "models",
-    "theory",
-    "class_means",
-    "etf_gram",
-    "global_mean",
-    "measure",
     "measure_model",
-    "pairwise_cosines",
-    "simplex_etf",
-    "total_covariance",
-    "train",
+    # the statistics and the geometry behind the metrics
+    "class_means",
+    "global_mean",
     "within_class_covariance",
+    "between_class_covariance",
+    "total_covariance",
+    "nearest_centre",
+    "self_duality",
+    "simplex_etf",
+    "etf_gram",
+    "pairwise_cosines",
+    # training and its record
+    "train",
+    "History",
+    # modules
+    "data",
+    "models",
+    "experiments",
+    "exercises",
+    "prose",
+    "theory",
+    "viz",
+    "widgets",
+    "__version__",
 ]

@@ -19,6 +19,7 @@ from ._frames import project_history
 from ._runinfo import check_history, epoch_index, require_arrays
 from ._views import GID_NCC, GID_REGIONS, class_colours
 from .history import History
+from .metrics import nearest_centre
 
 __all__ = ["decision_maps", "plot_decision_regions"]
 
@@ -72,8 +73,7 @@ def decision_maps(
     gx, gy = np.meshgrid(coords, coords)
     h = centre + scale * (gx.reshape(-1, 1) * basis[0] + gy.reshape(-1, 1) * basis[1])
     network = (h @ np.asarray(history["W"][i], dtype=np.float64).T + np.asarray(history["b"][i], dtype=np.float64)).argmax(axis=1)
-    sq = (h * h).sum(axis=1)[:, None] - 2.0 * h @ mu.T + (mu * mu).sum(axis=1)[None, :]
-    ncc = sq.argmin(axis=1)
+    ncc = nearest_centre(h, mu)
     shape = gx.shape
     return coords, network.reshape(shape), ncc.reshape(shape), basis, scale, centre
 

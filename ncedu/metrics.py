@@ -58,6 +58,8 @@ __all__ = [
     "within_class_covariance",
     "between_class_covariance",
     "total_covariance",
+    "self_duality",
+    "nearest_centre",
     "METRIC_NAMES",
 ]
 
@@ -172,12 +174,85 @@ def _norm_and_angle_metrics(rows: torch.Tensor, what: str) -> tuple[float, float
     return equinorm, equiangular, maxangle
 
 
-def self_duality_distance(W: torch.Tensor, centred_means: torch.Tensor) -> float:
-    """NC3: ``|| W/||W||_F - M/||M||_F ||_F^2`` with ``W`` and ``M`` both (C, p), one row per class."""
+def _self_duality(W: torch.Tensor, centred_means: torch.Tensor) -> float:
+    """NC3 on checked float64 tensors: ``|| W/||W||_F - M/||M||_F ||_F^2``."""
     return float(((W / W.norm()) - (centred_means / centred_means.norm())).pow(2).sum())
 
 
-def cdnv_from_variances(class_means: torch.Tensor, class_variances: torch.Tensor) -> float:
+def self_duality(W: Any, centred_means: Any) -> float:
+    r"""NC3, the distance of the classifier from self-duality: :math:`\| W/\|W\|_F - M/\|M\|_F \|_F^2`.
+
+    Papyan, Han & Donoho (2020), Fig. 5 (plotted squared, as here). ``W`` holds one classifier
+    row ``w_c`` per class and ``M`` the centred class means ``mu_c - mu_G``, one row per class;
+    NC3 is 0 exactly when ``W`` is a positive multiple of ``M``, 4 when a negative one, and
+    ``2 - 2 cos(W, M)`` in general (the cosine of the flattened matrices).
+
+    Parameters
+    ----------
+    W : array or tensor of shape (C, p)
+        The last-layer weights (as ``torch.nn.Linear.weight``).
+    centred_means : array or tensor of shape (C, p)
+        ``M``, e.g. ``measure(H, y).centred_means`` or ``history.centred_means()[-1]``.
+
+    Returns
+    -------
+    float
+        NaN, with a warning, when ``W`` or ``M`` is zero (no direction to compare).
+
+    Examples
+    --------
+    >>> M = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    >>> self_duality(3 * M, M), self_duality(-M, M)
+    (0.0, 4.0)
+    """
+    Mt = check_features(centred_means, "centred_means").to("cpu", torch.float64)
+    C, p = Mt.shape
+    Wt, _ = check_classifier(W, None, C, p)
+    Wt = Wt.to("cpu", torch.float64)
+    if float(Wt.norm()) == 0 or float(Mt.norm()) == 0:
+        warnings.warn("W or the centred means are zero, so NC3 (a distance between directions) is undefined; "
+                      "reported as NaN", RuntimeWarning, stacklevel=2)
+        return float("nan")
+    return _self_duality(Wt, Mt)
+
+
+def nearest_centre(features: Any, class_means: Any) -> np.ndarray:
+    r"""The nearest-class-centre decision of each feature: :math:`rg\min_c \|h_i - \mu_c\|`.
+
+    The rule NC4 compares the network with (Papyan, Han & Donoho 2020, Fig. 7). Distances are
+    ranked through ``||mu_c - m||^2 - 2 (h - m) . (mu_c - m)``, the same order as ``||h - mu_c||^2``
+    for any point ``m`` (here the mean of the centres, which keeps the terms small), in chunks, so
+    no (N, C, p) array is formed. Ties go to the smallest class index.
+
+    Parameters
+    ----------
+    features : array or tensor of shape (N, p)
+    class_means : array or tensor of shape (C, p)
+
+    Returns
+    -------
+    numpy.ndarray of shape (N,), int64
+
+    Examples
+    --------
+    >>> nearest_centre(np.array([[0.1, 0.0], [2.0, 0.2]]), np.array([[0.0, 0.0], [2.0, 0.0]]))
+    array([0, 1])
+    """
+    H = check_features(features)
+    mu = check_features(class_means, "class_means").to(H.device, torch.float64)
+    if mu.shape[1] != H.shape[1]:
+        raise ValueError(f"features has {H.shape[1]} columns but class_means has {mu.shape[1]}; they must match")
+    shift = mu.mean(0)
+    Mc = mu - shift
+    norms = Mc.pow(2).sum(1)
+    out = []
+    for rows in _chunks(H.shape[0], 4096):
+        X = H[rows].to(torch.float64) - shift
+        out.append(torch.argmin(norms - 2.0 * X @ Mc.T, dim=1))
+    return torch.cat(out).cpu().numpy()
+
+
+def _cdnv_from_variances(class_means: torch.Tensor, class_variances: torch.Tensor) -> float:
     """Average over class pairs ``c < c'`` of ``(sigma_c^2 + sigma_{c'}^2) / (2 ||mu_c - mu_{c'}||^2)``."""
     C = class_means.shape[0]
     iu = torch.triu_indices(C, C, offset=1)
@@ -185,7 +260,7 @@ def cdnv_from_variances(class_means: torch.Tensor, class_variances: torch.Tensor
     return float(((class_variances[iu[0]] + class_variances[iu[1]]) / (2 * dist2)).mean())
 
 
-def assemble_metrics(
+def _assemble_metrics(
     *,
     class_means: torch.Tensor,
     counts: torch.Tensor,
@@ -216,12 +291,12 @@ def assemble_metrics(
     trace_B = float(M.pow(2).sum() / C)
     trace_W = float(within_ss.sum() / N)
     trace_ratio = trace_W / trace_B if trace_B > 0 else float("nan")
-    cdnv = float("nan") if degenerate else cdnv_from_variances(class_means, within_ss / counts.to(within_ss.dtype))
+    cdnv = float("nan") if degenerate else _cdnv_from_variances(class_means, within_ss / counts.to(within_ss.dtype))
     eq_w = ang_w = max_w = nc3 = None
     if W is not None:
         Wd = W.to("cpu", torch.float64)
         eq_w, ang_w, max_w = _norm_and_angle_metrics(Wd, "classifier rows W")
-        nc3 = self_duality_distance(Wd, M) if float(M.norm()) > 0 and float(Wd.norm()) > 0 else float("nan")
+        nc3 = _self_duality(Wd, M) if float(M.norm()) > 0 and float(Wd.norm()) > 0 else float("nan")
     return NCMetrics(
         nc1=nc1_trace / C,
         nc2_equinorm_means=eq_m,
@@ -318,13 +393,13 @@ def measure(features: Any, labels: Any, W: Any = None, b: Any = None, *, num_cla
     second = ResidualProjections(means, counts, W64, b64, device, cd)
     for rows in chunks:
         second.update(rows_of(rows), y[rows])
-    return metrics_from_pass(second.results(), counts, Wt, bt)
+    return _metrics_from_pass(second.results(), counts, Wt, bt)
 
 
-def metrics_from_pass(out: dict, counts: torch.Tensor, W: Optional[torch.Tensor], b: Optional[torch.Tensor]) -> NCMetrics:
+def _metrics_from_pass(out: dict, counts: torch.Tensor, W: Optional[torch.Tensor], b: Optional[torch.Tensor]) -> NCMetrics:
     """:class:`NCMetrics` from a second pass's results (:meth:`ncedu._passes.ResidualProjections.results`):
     the metrics in the pass's units (they are ratios), the means back in the features' units."""
-    m = assemble_metrics(class_means=out["means"], counts=counts, nc1_trace=out["nc1_trace"],
+    m = _assemble_metrics(class_means=out["means"], counts=counts, nc1_trace=out["nc1_trace"],
                          within_ss=out["within_ss"], W=W, b=b, nc4=out["nc4"], degenerate=out["degenerate"])
     if out["scale"] == 1.0:
         return m

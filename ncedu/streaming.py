@@ -50,7 +50,7 @@ from ._validation import (
     compute_dtype,
     raise_if_not_finite,
 )
-from .metrics import NCMetrics, metrics_from_pass
+from .metrics import NCMetrics, _metrics_from_pass, nearest_centre
 
 __all__ = ["NCAccumulator", "SecondPass", "NearestCentreMismatch", "measure_model", "find_classifier"]
 
@@ -399,7 +399,7 @@ class NCAccumulator:
             _warn_coincide()
         out = {"means": means, "within_ss": within_ss, "scale": self.scale, "nc1_trace": nc1, "nc4": nc4,
                "degenerate": degenerate}
-        return metrics_from_pass(out, self.counts.cpu(), Wt, bt)
+        return _metrics_from_pass(out, self.counts.cpu(), Wt, bt)
 
     def second_pass(self, W: Any = None, b: Any = None) -> "SecondPass":
         """The exact second pass over the same batches: NC1 by one projection per row, and NC4 when ``W`` is given.
@@ -488,7 +488,7 @@ class SecondPass:
         """NC1–NC4 of all the data (NC4 when the first pass's ``second_pass`` was given ``W``)."""
         if self._pass is None:
             raise RuntimeError("no data: call update(features, labels) for every batch before compute()")
-        return metrics_from_pass(self._pass.results(), self._counts, self._Wt, self._bt)
+        return _metrics_from_pass(self._pass.results(), self._counts, self._Wt, self._bt)
 
 
 class NearestCentreMismatch:
@@ -519,15 +519,10 @@ class NearestCentreMismatch:
         if H.shape[1] != self.means.shape[1]:
             raise ValueError(f"features has {H.shape[1]} columns, class_means has {self.means.shape[1]}")
         dev = H.device
-        H = H.to(F64)
-        means = self.means.to(dev)
-        logits = H @ self.W.to(dev).T
+        logits = H.to(F64) @ self.W.to(dev).T
         if self.b is not None:
             logits = logits + self.b.to(dev)
-        # ||h - mu_c||^2 ranks like ||mu_c||^2 - 2 h . mu_c; shift by a mean to keep the terms small
-        shift = means.mean(0)
-        Mc = means - shift
-        ncc = torch.argmin(Mc.pow(2).sum(1) - 2.0 * (H - shift) @ Mc.T, dim=1)
+        ncc = torch.from_numpy(nearest_centre(H, self.means)).to(dev)
         self.mismatches += int((logits.argmax(1) != ncc).sum())
         self.total += H.shape[0]
         return self

@@ -325,3 +325,27 @@ def test_no_warning_on_ordinary_input():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ncedu.measure(H, y, W=rng.standard_normal((3, 4)))
+
+
+def test_self_duality_is_the_squared_distance_of_the_normalised_matrices_and_validates():
+    rng = np.random.default_rng(40)
+    M = rng.standard_normal((4, 6))
+    W = M + 0.3 * rng.standard_normal((4, 6))
+    expected = np.sum((W / np.linalg.norm(W) - M / np.linalg.norm(M)) ** 2)
+    assert ncedu.self_duality(W, M) == pytest.approx(expected, rel=1e-12)
+    assert ncedu.self_duality(np.eye(3), np.eye(3)) == 0.0
+    assert ncedu.self_duality(-2 * M, M) == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="W must have shape"):
+        ncedu.self_duality(W.T, M)
+    with pytest.warns(RuntimeWarning, match="undefined"):
+        assert math.isnan(ncedu.self_duality(np.zeros((4, 6)), M))
+
+
+def test_nearest_centre_is_the_brute_force_argmin_of_distances():
+    rng = np.random.default_rng(41)
+    mu = 50.0 + rng.standard_normal((5, 7))
+    H = mu[rng.integers(0, 5, 3000)] + 0.8 * rng.standard_normal((3000, 7))
+    brute = np.argmin(np.linalg.norm(H[:, None, :] - mu[None], axis=2), axis=1)
+    np.testing.assert_array_equal(ncedu.nearest_centre(H, mu), brute)
+    with pytest.raises(ValueError, match="features has 7 columns but class_means has 3"):
+        ncedu.nearest_centre(H, mu[:, :3])

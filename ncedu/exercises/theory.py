@@ -1,4 +1,4 @@
-"""The exercises of the theory chapters (7–9), built on the machinery of :mod:`ncedu.exercises`.
+"""The exercises of the theory chapters (7–9), built on the machinery of :mod:`ncedu.exercises._engine`.
 
 * ``webb_lowe_weights`` (chapter 7): ``W = (1/C) M Sigma_T^+`` (Proposition 1 of Papyan, Han &
   Donoho 2020, after Webb & Lowe 1990), in ncedu's row convention.
@@ -18,19 +18,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .exercises import (
-    Exercise,
-    _Case,
-    _close,
-    _cov,
-    _Finding,
-    _labelled_data,
-    _m,
-    _pinv_top,
-    _S,
-    _ShapeHint,
-    _stats,
-)
+from ._cases import _S, _cov, _labelled_data, _pinv_top, _stats
+from ._engine import Exercise, _Case, _close, _Finding, _m, _ShapeHint
 
 _HY_BALANCED = ("H: (N, p) float64 features; y: (N,) int labels in 0..C-1, every class with the same number of "
                 "samples (the setting of Proposition 1), in no particular order.")
