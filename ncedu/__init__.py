@@ -26,7 +26,8 @@ from .metrics import (
     total_covariance,
     within_class_covariance,
 )
-from .streaming import NCAccumulator, NearestCentreMismatch, SecondPass, measure_model
+from .hooks import measure_model
+from .streaming import NCAccumulator, NearestCentreMismatch, SecondPass
 from .training import train
 
 #: Modules imported on first use: they pull in scipy, pyplot or the exercise registry.

@@ -32,7 +32,7 @@ from ._display import static_output
 from ._io import atomic_path
 from .history import History
 from .metrics import measure
-from .streaming import find_classifier
+from .hooks import find_classifier
 
 __all__ = ["train", "log_spaced_epochs", "TrainingDivergedError", "default_device", "default_num_threads", "LOSSES"]
 
