@@ -1,0 +1,59 @@
+r"""The two propositions behind neural collapse, as small exact tools.
+
+* **Proposition 1** (Webb & Lowe 1990): on fixed features, the classifier that minimises the
+  one-hot mean squared error is ``W = (1/C) M^T Sigma_T^+`` (paper's column convention), i.e. a
+  linear discriminant. :func:`webb_lowe_classifier` computes it. Under NC1 + NC2 it becomes
+  proportional to the centred class means (self-duality, NC3).
+* **Proposition 2** (Soudry, Hoffer, Nacson, Gunasekar & Srebro 2018): gradient descent on the
+  logistic loss of linearly separable data diverges in norm (``||w_t|| ~ log t``) and converges
+  in *direction* to the hard-margin SVM, at the slow rate ``O(1 / log t)``.
+  :func:`gradient_descent_logistic`, :func:`max_margin_direction`, :func:`margin` and
+  :func:`angle_between` let a reader watch it happen.
+* :func:`max_separation_on_sphere` spreads ``C`` points on the unit sphere as far apart as
+  possible; for ``dim >= C - 1`` it lands on a simplex ETF, the configuration of NC2.
+
+The tools live in small modules (:mod:`ncedu.theory.webb_lowe`, :mod:`ncedu.theory.margins`,
+:mod:`ncedu.theory.sphere`) and are all importable from here. Conventions are those of
+:mod:`ncedu.metrics`: features ``h_i`` are the rows of an (N, p)
+matrix, ``mu_G`` is the sample mean, ``M`` is the (C, p) matrix with rows ``mu_c - mu_G`` and
+``W`` has one row per class (as ``torch.nn.Linear.weight``). Everything here is float64 numpy.
+
+References
+----------
+A. R. Webb, D. Lowe, "The optimised internal representation of multilayer classifier networks
+performs nonlinear discriminant analysis", Neural Networks 3(4):367–375, 1990.
+
+D. Soudry, E. Hoffer, M. S. Nacson, S. Gunasekar, N. Srebro, "The implicit bias of gradient
+descent on separable data", JMLR 19(70):1–57, 2018.
+
+V. Papyan, X. Y. Han, D. L. Donoho, "Prevalence of neural collapse during the terminal phase
+of deep learning training", PNAS 117(40):24652–24663, 2020 (Propositions 1 and 2).
+"""
+
+from __future__ import annotations
+
+from .margins import (
+    LogisticPath,
+    angle_between,
+    gradient_descent_cross_entropy,
+    gradient_descent_logistic,
+    margin,
+    max_margin_direction,
+    max_margin_multiclass,
+    multiclass_margin,
+)
+from .sphere import max_separation_on_sphere
+from .webb_lowe import webb_lowe_classifier
+
+__all__ = [
+    "webb_lowe_classifier",
+    "LogisticPath",
+    "gradient_descent_logistic",
+    "max_margin_direction",
+    "margin",
+    "gradient_descent_cross_entropy",
+    "max_margin_multiclass",
+    "multiclass_margin",
+    "angle_between",
+    "max_separation_on_sphere",
+]
