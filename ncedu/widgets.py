@@ -247,7 +247,7 @@ def epoch_scrubber(history: History, *, view: str = "geometry", fps: float = 4):
     Examples
     --------
     >>> scrubber = epoch_scrubber(history, view="classifier")   # doctest: +SKIP
-    >>> scrubber.slider.value = 120                              # doctest: +SKIP  (a measured epoch)
+    >>> scrubber.slider.value = 120   # a measured epoch           # doctest: +SKIP
     """
     if static_output():
         return static_scrubber(history, view=view, fps=fps)
