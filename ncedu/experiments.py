@@ -119,7 +119,8 @@ def _load_data(cfg: Mapping[str, Any]):
     return train_data, test_data
 
 
-def run(config: Mapping[str, Any], *, cache: bool = True, progress: bool = True, device: Optional[str] = None) -> History:
+def run(config: Mapping[str, Any], *, cache: bool = True, progress: bool = True, device: Optional[str] = None,
+        num_threads: Optional[int] = None) -> History:
     """Train (or load from the cache) the run a configuration describes.
 
     ``config`` keys: those of :data:`FLAGSHIP` (any may be omitted to take its value there), plus
@@ -128,6 +129,10 @@ def run(config: Mapping[str, Any], *, cache: bool = True, progress: bool = True,
     :func:`ncedu.train` (``samples_per_class`` equal to ``per_class`` records every training
     feature at every measured epoch, for analyses that need the whole training set, such as the
     Webb–Lowe classifier of chapter 7).
+
+    ``device`` and ``num_threads`` say where to train (see :func:`ncedu.train`); they are not part
+    of the configuration, so a cached run is reused whatever they are (its History records them
+    in ``config["provenance"]``).
     """
     unknown = set(config) - _KNOWN_KEYS
     if unknown:
@@ -159,6 +164,7 @@ def run(config: Mapping[str, Any], *, cache: bool = True, progress: bool = True,
         device=device,
         progress=progress,
         config={"experiment": cfg},
+        num_threads=num_threads,
     )
     if cache:
         history.save(path)
