@@ -9,10 +9,12 @@ its documented definition.
 from __future__ import annotations
 
 import gzip
+import http.server
 import importlib.util
 import io
 import itertools
 import struct
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -33,6 +35,8 @@ FASHION_CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 ]
+
+REAL_URLOPEN = urllib.request.urlopen  # the fixture below replaces it; the HTTP-server tests restore it
 
 needs_fashion = pytest.mark.skipif(
     not all((DEBIAN / f"{n}.gz").is_file() or (DEBIAN / n).is_file() for n in itertools.chain(*NAMES.values())),
@@ -78,6 +82,7 @@ def raw():
 def isolated(tmp_path, monkeypatch):
     """No NCEDU_DATA, a private cache dir, and no network unless a test serves one."""
     monkeypatch.delenv("NCEDU_DATA", raising=False)
+    monkeypatch.delenv(data.FASHION_MNIST_URL_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
 
     def offline(url, *args, **kwargs):
@@ -366,6 +371,135 @@ def test_interrupted_download_leaves_nothing(nowhere, isolated, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", lambda url, *a, **k: Broken(b"x" * 100))
     with pytest.raises(data.DatasetNotFoundError, match=r"connection reset by peer"):
         data.load("fashion-mnist", "test")
+    assert files_in(isolated) == []
+
+
+# ----------------------------------------------------------------------------------------------
+# Download over real HTTP: what Colab does, against a local server serving the official file layout
+# ----------------------------------------------------------------------------------------------
+
+
+class IDXServer:
+    """A local HTTP server serving ``/fashion/<name>.gz`` from a dict, logging each request path.
+
+    ``short`` names files whose response declares its full Content-Length but stops halfway,
+    as a dropped connection does.
+    """
+
+    def __init__(self, files: dict, short: tuple = ()):
+        self.files = {f"fashion/{name}": body for name, body in files.items()}
+        self.short = {f"fashion/{name}" for name in short}
+        self.requests = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.requests.append(self.path)
+                body = server.files.get(self.path.lstrip("/"))
+                if body is None:
+                    self.send_error(404, "Not Found")
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2] if self.path.lstrip("/") in server.short else body)
+                self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/fashion/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def http_mirror(nowhere, isolated, monkeypatch):
+    """Real urllib against a local server named by NCEDU_FASHION_MNIST_URL; yields a server factory."""
+    monkeypatch.setattr(urllib.request, "urlopen", REAL_URLOPEN)
+    servers = []
+
+    def start(files: dict, short: tuple = ()) -> IDXServer:
+        server = IDXServer(files, short).__enter__()
+        servers.append(server)
+        monkeypatch.setenv(data.FASHION_MNIST_URL_ENV, server.url)
+        return server
+
+    yield start
+    for server in servers:
+        server.__exit__(None, None, None)
+
+
+def official_gz_files(split: str) -> dict:
+    """The split's files as the official server lays them out: ``<name>.gz``, gzip-compressed IDX."""
+    return {f"{n}.gz": debian_gz(n) for n in NAMES[split]}
+
+
+@needs_fashion
+def test_http_download_is_verified_cached_and_read_back(http_mirror, isolated, raw):
+    server = http_mirror(official_gz_files("test"))
+    X, y = data.load("fashion-mnist", "test", normalize=False)
+    assert sorted(server.requests) == sorted(f"/fashion/{n}.gz" for n in NAMES["test"])
+    assert files_in(isolated) == sorted(f"{n}.gz" for n in NAMES["test"])
+    for name in NAMES["test"]:  # what was saved is the served file, byte for byte
+        assert (isolated / f"{name}.gz").read_bytes() == debian_gz(name)
+    np.testing.assert_array_equal(y.numpy(), raw["test"][1])
+    np.testing.assert_array_equal(np.rint(X[:, 0].numpy() * 255).astype(np.uint8), raw["test"][0])
+    server.requests.clear()
+    data.load("fashion-mnist", "test", per_class=2)
+    assert server.requests == [], "a second load must read the cache, not download again"
+
+
+@needs_fashion
+def test_http_download_accepts_a_base_url_without_trailing_slash(http_mirror, isolated, monkeypatch, raw):
+    server = http_mirror(official_gz_files("test"))
+    monkeypatch.setenv(data.FASHION_MNIST_URL_ENV, server.url.rstrip("/"))
+    _, y = data.load("fashion-mnist", "test")
+    assert sorted(server.requests) == sorted(f"/fashion/{n}.gz" for n in NAMES["test"])
+    np.testing.assert_array_equal(y.numpy(), raw["test"][1])
+
+
+@needs_fashion
+def test_http_download_failing_its_checksum_is_refused_and_nothing_is_kept(http_mirror, isolated):
+    images, labels = NAMES["test"]
+    files = official_gz_files("test")
+    files[f"{labels}.gz"] = flipped_gzip(labels)  # a well-formed gzip whose payload differs by one bit
+    server = http_mirror(files)
+    with pytest.raises(data.DatasetCorruptedError) as info:
+        data.load("fashion-mnist", "test")
+    message = str(info.value)
+    assert f"{server.url}{labels}.gz is corrupted" in message
+    assert data.FASHION_MNIST_SHA256[labels] in message and "nothing was saved" in message
+    assert "NCEDU_DATA" in message  # and it says how else to get the files
+    assert files_in(isolated) == [f"{images}.gz"], "only the verified file may stay in the cache"
+
+
+@needs_fashion
+def test_http_download_cut_short_is_refused_and_nothing_is_kept(http_mirror, isolated):
+    images, labels = NAMES["test"]
+    server = http_mirror(official_gz_files("test"), short=(f"{images}.gz",))
+    with pytest.raises(data.DatasetNotFoundError, match=r"ended after \d+ of \d+ bytes"):
+        data.load("fashion-mnist", "test")
+    assert server.requests == [f"/fashion/{images}.gz"]
+    assert files_in(isolated) == []
+
+
+def test_http_download_missing_on_the_server_names_every_way_to_get_it(http_mirror, isolated):
+    server = http_mirror({})
+    with pytest.raises(data.DatasetNotFoundError) as info:
+        data.load("fashion-mnist", "train")
+    message = str(info.value)
+    assert "404" in message and server.url in message and data.FASHION_MNIST_URL_ENV in message
+    assert "apt-get install dataset-fashion-mnist" in message
     assert files_in(isolated) == []
 
 

@@ -8,7 +8,7 @@ A chapter asks the reader to write a small function, then checks it in the next 
         ...                      # the reader's code
         return value
 
-    check("nc1", my_nc1)         # prints e.g. "✅ nc1: passed all 8 cases."
+    check("nc1", my_nc1)         # prints e.g. "[ok] nc1: passed all 8 cases."
 
 :func:`check` calls the function on hidden cases, generated from fixed seeds so that every run
 and every reader sees the same ones: balanced and imbalanced classes, features far from the
@@ -104,7 +104,7 @@ def check(name: str, answer: Any, *, quiet: bool = False) -> CheckResult:
     >>> def my_global_mean(H, y):
     ...     return H.mean(axis=0)
     >>> result = check("global_mean", my_global_mean)
-    ✅ global_mean: passed all 8 cases.
+    [ok] global_mean: passed all 8 cases.
     >>> result.passed, result.cases_total
     (True, 8)
     """

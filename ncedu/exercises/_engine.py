@@ -432,10 +432,10 @@ def _run(ex: Exercise, answer: Any) -> CheckResult:
         return CheckResult(ex.name, status, passed, total, message, mistake)
 
     if answer is None or answer is Ellipsis:
-        return result("not attempted", f"⏳ {ex.name}: nothing to check yet; pass your function, e.g. "
+        return result("not attempted", f"[to do] {ex.name}: nothing to check yet; pass your function, e.g. "
                                        f"check({ex.name!r}, my_{ex.name}).")
     if not callable(answer):
-        return result("error", f"⚠️ {ex.name}: expected your function itself (e.g. my_{ex.name}, without "
+        return result("error", f"[error] {ex.name}: expected your function itself (e.g. my_{ex.name}, without "
                                f"parentheses), got a {type(answer).__name__}.", mistake="not_a_function")
     n_args = len(ex.arg_names)
     if ex.optional_args and not _accepts(answer, n_args):
@@ -447,20 +447,20 @@ def _run(ex: Exercise, answer: Any) -> CheckResult:
             with _recorded_warnings(ex) as caught, _time_limit(CASE_TIME_LIMIT_S):
                 raw = answer(*given)
         except _OutOfTime:
-            return result("error", f"⚠️ {ex.name}: your function did not return within {CASE_TIME_LIMIT_S:g} s on "
+            return result("error", f"[error] {ex.name}: your function did not return within {CASE_TIME_LIMIT_S:g} s on "
                                    f"{where} (an endless loop?); it was stopped.", k, "time_limit")
         except SystemExit:
-            return result("error", f"⚠️ {ex.name}: your function called exit() or sys.exit() on {where}; "
+            return result("error", f"[error] {ex.name}: your function called exit() or sys.exit() on {where}; "
                                    "return a value instead.", k, "exit")
         except NotImplementedError as err:
             if k == 0:  # the stub of a student edition
-                return result("not attempted", f"⏳ {ex.name}: not attempted yet. Replace `raise NotImplementedError` "
+                return result("not attempted", f"[to do] {ex.name}: not attempted yet. Replace `raise NotImplementedError` "
                                                "with your code and run the check again.")
-            return result("error", f"⚠️ {ex.name}: your function raised {_one_line(err)} on {where}: it must "
+            return result("error", f"[error] {ex.name}: your function raised {_one_line(err)} on {where}: it must "
                                    "handle every case.", k)
         except Exception as err:  # the student's code: report it in one line, never crash the cell
             hint = ex.explain_error(err, case) if ex.explain_error else None
-            message = f"⚠️ {ex.name}: your function raised {_one_line(err)} on {where}."
+            message = f"[error] {ex.name}: your function raised {_one_line(err)} on {where}."
             if hint is not None:
                 message += f" Hint: {hint.message}."
             return result("error", message, k, hint.code if hint else None)
@@ -468,5 +468,5 @@ def _run(ex: Exercise, answer: Any) -> CheckResult:
         if caught and (finding is None or finding.code == "not_finite"):
             finding = ex.on_warning(caught, case) or finding
         if finding is not None:
-            return result("failed", f"❌ {ex.name}: {where} failed: {finding.message}.", k, finding.code)
-    return result("passed", f"✅ {ex.name}: passed all {total} cases.", total)
+            return result("failed", f"[failed] {ex.name}: {where} failed: {finding.message}.", k, finding.code)
+    return result("passed", f"[ok] {ex.name}: passed all {total} cases.", total)
