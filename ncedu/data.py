@@ -160,10 +160,26 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
     return check_int(value, name, minimum=minimum)
 
 
-def _check_per_class(per_class: Any) -> Optional[int]:
+def _check_per_class(per_class: Any) -> Optional[Union[int, Tuple[int, ...]]]:
+    """None, a positive int (balanced), or a sequence of positive ints (one count per class)."""
     if per_class is None:
         return None
+    if isinstance(per_class, (list, tuple, np.ndarray, torch.Tensor)):
+        counts = tuple(_check_int(n, "per_class entries", 1) for n in np.asarray(per_class).reshape(-1).tolist())
+        if not counts:
+            raise ValueError("per_class must hold one count per class, got an empty sequence")
+        return counts
     return _check_int(per_class, "per_class", 1)
+
+
+def _counts_for(per_class: Union[int, Tuple[int, ...]], num_classes: int) -> Tuple[int, ...]:
+    """One sample count per class; a sequence must have one entry per class."""
+    if isinstance(per_class, tuple):
+        if len(per_class) != num_classes:
+            raise ValueError(f"per_class has {len(per_class)} counts but the data have {num_classes} classes; "
+                             "give one count per class (after any `classes` selection)")
+        return per_class
+    return (per_class,) * num_classes
 
 
 def _check_nonnegative(value: Any, name: str) -> float:
@@ -575,8 +591,8 @@ def gaussian_mixture(
         Number of classes ``C >= 2``.
     dim : int
         Dimension of the features, at least 1.
-    per_class : int
-        Samples per class, at least 1.
+    per_class : int or sequence of int
+        Samples per class, at least 1 (a sequence: one count per class, for imbalanced mixtures).
     separation : float
         Distance between (neighbouring) class means, non-negative.
     noise : float
@@ -601,14 +617,14 @@ def gaussian_mixture(
     """
     C = _check_int(num_classes, "num_classes", 2)
     dim = _check_int(dim, "dim", 1)
-    per_class = _check_int(per_class, "per_class", 1)
+    counts = _counts_for(_check_per_class(per_class), C)
     separation = _check_nonnegative(separation, "separation")
     noise = _check_nonnegative(noise, "noise")
     seed = _check_int(seed, "seed", 0)
     split = _check_split(split)
     rotation = random_orthogonal(dim, np.random.default_rng([seed, 0]))
     means = separation * _unit_configuration(C, dim) @ rotation.T
-    labels = np.repeat(np.arange(C), per_class)
+    labels = np.repeat(np.arange(C), counts)
     rng = np.random.default_rng([seed, 1 + SPLITS.index(split)])
     features = means[labels] + noise * rng.standard_normal((labels.size, dim))
     return torch.from_numpy(features.astype(np.float32)), torch.from_numpy(labels.astype(np.int64))
@@ -620,9 +636,12 @@ def gaussian_mixture(
 
 
 def _balanced_indices(
-    labels: np.ndarray, per_class: int, seed: int, classes: Sequence[str], where: str
+    labels: np.ndarray, per_class: Union[int, Tuple[int, ...]], seed: int, classes: Sequence[str], where: str
 ) -> np.ndarray:
-    """Sorted indices of ``per_class`` samples of each class, drawn without replacement from ``seed``."""
+    """Sorted indices of ``per_class`` samples of each class (or ``per_class[c]`` of class ``c``), drawn
+    without replacement from ``seed``."""
+    if isinstance(per_class, tuple):
+        return _imbalanced_indices(labels, _counts_for(per_class, len(classes)), seed, classes, where)
     rng = np.random.default_rng(seed)
     counts = np.bincount(labels, minlength=len(classes))
     if per_class > counts.min():
@@ -633,6 +652,21 @@ def _balanced_indices(
             "(or per_class=None for all samples)"
         )
     chosen = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in range(len(classes))]
+    return np.sort(np.concatenate(chosen))
+
+
+def _imbalanced_indices(labels: np.ndarray, wanted: Tuple[int, ...], seed: int, classes: Sequence[str],
+                        where: str) -> np.ndarray:
+    """Sorted indices of ``wanted[c]`` samples of class ``c``: the first ``wanted[c]`` of a per-class
+    permutation drawn from ``[seed, c]``, so a class's subset does not depend on the other classes' counts."""
+    available = np.bincount(labels, minlength=len(classes))
+    short = [c for c in range(len(classes)) if wanted[c] > available[c]]
+    if short:
+        c = short[0]
+        raise ValueError(f"per_class asks for {wanted[c]} samples of class {c} ({classes[c]!r}) but {where} has "
+                         f"{available[c]}")
+    chosen = [np.random.default_rng([seed, c]).permutation(np.flatnonzero(labels == c))[: wanted[c]]
+              for c in range(len(classes))]
     return np.sort(np.concatenate(chosen))
 
 
@@ -687,7 +721,7 @@ def _check_classes(classes: Any, num: int, key: str) -> list[int]:
 def load(
     name: str,
     split: str = "train",
-    per_class: Optional[int] = None,
+    per_class: Optional[Union[int, Sequence[int]]] = None,
     seed: int = 0,
     *,
     normalize: bool = True,
@@ -707,11 +741,14 @@ def load(
         Fashion-MNIST, MNIST and CIFAR-10 use their official splits; digits a fixed
         stratified 80/20 split (independent of ``seed``); the Gaussian mixture two
         independent samples of the same mixture.
-    per_class : int, optional
+    per_class : int or sequence of int, optional
         Take a balanced subset of exactly ``per_class`` samples of every class, drawn
-        without replacement with ``seed``; the subset keeps the dataset's own order.
-        ``None`` (the default) keeps every sample. For ``"gaussian"`` it is the number
-        of samples generated per class (default 100).
+        without replacement with ``seed``; the subset keeps the dataset's own order. A
+        sequence gives one count per class (after a ``classes`` selection), for imbalanced
+        subsets: ``per_class=[200] * 5 + [20] * 5``; each class's samples are then the first of a
+        permutation of that class drawn from ``seed`` and the class, so a class keeps its
+        samples when another class's count changes. ``None`` (the default) keeps every
+        sample. For ``"gaussian"`` it is the number of samples generated per class (default 100).
     seed : int
         Non-negative seed of the subset (and of the mixture, for ``"gaussian"``).
     normalize : bool

@@ -681,3 +681,50 @@ def test_a_class_selection_keeps_those_classes_relabelled_in_order():
         data.load("fashion-mnist", classes=[0, 10])
     with pytest.raises(ValueError, match="at least two distinct"):
         data.load("fashion-mnist", classes=[3])
+
+
+# ----------------------------------------------------------------------------------------------
+# Imbalanced subsets
+# ----------------------------------------------------------------------------------------------
+
+
+def test_per_class_counts_give_an_imbalanced_subset_deterministic_for_a_seed():
+    counts = [30, 25, 20, 15, 10, 5, 4, 3, 2, 1]
+    x, y = data.load("digits", "train", per_class=counts, seed=3, flatten=True)
+    assert torch.bincount(y).tolist() == counts
+    again = data.load("digits", "train", per_class=counts, seed=3, flatten=True)
+    assert torch.equal(x, again[0]) and torch.equal(y, again[1])
+    other = data.load("digits", "train", per_class=counts, seed=4, flatten=True)
+    assert not torch.equal(x, other[0])
+
+
+def test_a_class_keeps_its_samples_when_another_class_count_changes():
+    a_x, a_y = data.load("digits", "train", per_class=[10] * 10, seed=0, flatten=True)
+    b_x, b_y = data.load("digits", "train", per_class=[10] * 9 + [3], seed=0, flatten=True)
+    for c in range(9):
+        assert torch.equal(a_x[a_y == c], b_x[b_y == c])
+    # the last class's three are among its ten
+    ten = {tuple(r.tolist()) for r in a_x[a_y == 9]}
+    assert all(tuple(r.tolist()) in ten for r in b_x[b_y == 9])
+
+
+def test_per_class_counts_follow_a_class_selection_and_the_gaussian_mixture():
+    x, y = data.load("digits", "train", per_class=[12, 3], classes=[7, 2], flatten=True)
+    assert torch.bincount(y).tolist() == [12, 3]
+    x, y = data.load("gaussian", per_class=[5, 1, 3], num_classes=3, dim=4)
+    assert torch.bincount(y).tolist() == [5, 1, 3]
+
+
+@pytest.mark.parametrize(
+    ("per_class", "error", "match"),
+    [
+        ([10] * 9, ValueError, "per_class has 9 counts but the data have 10 classes"),
+        ([10] * 9 + [0], ValueError, "per_class entries must be at least 1"),
+        ([10] * 9 + [2.5], TypeError, "per_class entries must be an integer"),
+        ([], ValueError, "per_class must hold one count per class"),
+        ([10] * 9 + [10_000], ValueError, r"per_class asks for 10000 samples of class 9"),
+    ],
+)
+def test_bad_per_class_counts_name_the_argument(per_class, error, match):
+    with pytest.raises(error, match=match):
+        data.load("digits", "train", per_class=per_class, flatten=True)
