@@ -349,3 +349,17 @@ def test_nearest_centre_is_the_brute_force_argmin_of_distances():
     np.testing.assert_array_equal(ncedu.nearest_centre(H, mu), brute)
     with pytest.raises(ValueError, match="features has 7 columns but class_means has 3"):
         ncedu.nearest_centre(H, mu[:, :3])
+
+
+def test_minority_collapse_is_the_mean_cosine_of_the_minority_rows():
+    rng = np.random.default_rng(42)
+    W = rng.standard_normal((6, 5))
+    minority = [1, 3, 4]
+    U = W[minority] / np.linalg.norm(W[minority], axis=1, keepdims=True)
+    expected = np.mean([U[a] @ U[b] for a in range(3) for b in range(a + 1, 3)])
+    assert ncedu.metrics.minority_collapse(W, minority) == pytest.approx(expected, rel=1e-12)
+    assert ncedu.metrics.minority_collapse(ncedu.simplex_etf(6, 5), [0, 5]) == pytest.approx(-0.2)
+    with pytest.raises(ValueError, match="at least two distinct"):
+        ncedu.metrics.minority_collapse(W, [2, 2])
+    with pytest.raises(ValueError, match="minority entries must be at most 5"):
+        ncedu.metrics.minority_collapse(W, [1, 9])
