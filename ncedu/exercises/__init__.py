@@ -48,14 +48,31 @@ import difflib
 from typing import Any
 
 from ._engine import ATOL, CASE_TIME_LIMIT_S, RTOL, STATUSES, CheckResult, Exercise, _run
+import importlib
+
 from .foundations import foundation_exercises
 from .theory import theory_exercises
+
+#: The modules of the chapters beyond the paper, each defining ``exercises() -> list[Exercise]``
+#: (one module per chapter, in reading order; a chapter adds its module's name here).
+BEYOND_MODULES: tuple[str, ...] = ()
 
 __all__ = ["CheckResult", "Exercise", "EXERCISES", "check", "list_exercises", "RTOL", "ATOL", "STATUSES",
            "CASE_TIME_LIMIT_S"]
 
 #: Every exercise, by name.
-EXERCISES: dict[str, Exercise] = {ex.name: ex for ex in foundation_exercises() + theory_exercises()}
+def _all_exercises() -> list[Exercise]:
+    found = foundation_exercises() + theory_exercises()
+    for name in BEYOND_MODULES:
+        found += importlib.import_module(f".{name}", __name__).exercises()
+    names = [ex.name for ex in found]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise RuntimeError(f"exercise name(s) {twice} are defined twice")
+    return found
+
+
+EXERCISES: dict[str, Exercise] = {ex.name: ex for ex in _all_exercises()}
 
 
 
@@ -118,6 +135,9 @@ def check(name: str, answer: Any, *, quiet: bool = False) -> CheckResult:
 
 def list_exercises() -> None:
     """Print every exercise: its call signature, then what it computes and the inputs it receives.
+
+    The names are those :func:`check` takes (the keys of :data:`EXERCISES`); a chapter's exercise
+    cell names its own.
 
     Examples
     --------
