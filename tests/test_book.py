@@ -55,7 +55,7 @@ def test_the_fork_command_rewrites_config_and_every_set_up_cell(tmp_path):
     # the rest of _config.yml is untouched
     before = (ROOT / "_config.yml").read_text().splitlines()
     after = (tmp_path / "_config.yml").read_text().splitlines()
-    assert sum(a != b for a, b in zip(before, after)) == 2 and len(before) == len(after)
+    assert sum(a != b for a, b in zip(before, after)) == 3 and len(before) == len(after)  # url, branch, release
 
 
 def test_a_notebook_that_disagrees_with_config_is_reported(tmp_path):
