@@ -10,7 +10,8 @@ functions that need them, and the modules that need pyplot or scipy on first use
 map, and what each module may import, is in ``ARCHITECTURE.md``.
 """
 
-from . import data, experiments, models
+from . import data, experiments, models, probe
+from ._validation import ArrayLike
 from ._version import __version__
 from .geometry import etf_gram, pairwise_cosines, simplex_etf
 from .history import History
@@ -26,7 +27,7 @@ from .metrics import (
     total_covariance,
     within_class_covariance,
 )
-from .hooks import measure_model
+from .hooks import LayerMetrics, measure_layers, measure_model
 from .streaming import NCAccumulator, NearestCentreMismatch, SecondPass
 from .training import train
 
@@ -53,6 +54,8 @@ __all__ = [
     "SecondPass",
     "NearestCentreMismatch",
     "measure_model",
+    "measure_layers",
+    "LayerMetrics",
     # the statistics and the geometry behind the metrics
     "class_means",
     "global_mean",
@@ -71,10 +74,13 @@ __all__ = [
     "data",
     "models",
     "experiments",
+    "probe",
     "exercises",
     "prose",
     "theory",
     "viz",
     "widgets",
     "__version__",
+    # for type hints: what the functions accept as an array (numpy, torch or a nested sequence)
+    "ArrayLike",
 ]

@@ -39,7 +39,7 @@ def animate(history: History, fps: float = 5) -> animation.FuncAnimation:
     ----------
     history : History
         Needs ``class_means``, ``W``, ``sample_features`` and ``sample_labels``.
-    fps : float
+    fps : float, default 5
         Frames (epochs) per second.
 
     Returns
@@ -48,6 +48,20 @@ def animate(history: History, fps: float = 5) -> animation.FuncAnimation:
         On a figure pyplot does not manage. Show it in a notebook or on a web page with
         :func:`ncedu.widgets.animation_html` (an embedded player that needs no kernel and no
         network), or save it with :func:`save_gif`.
+
+    Examples
+    --------
+    >>> import torch, ncedu
+    >>> _ = torch.manual_seed(0)
+    >>> x, y = ncedu.data.load("gaussian", num_classes=3, dim=8, per_class=30, separation=6)
+    >>> h = ncedu.train(ncedu.models.MLP(8, 3, width=16, depth=2), (x, y), epochs=20, batch_size=30,
+    ...                 num_measurements=8, samples_per_class=10, progress=False)
+    >>> anim = animate(h, fps=4)
+    >>> type(anim).__name__
+    'FuncAnimation'
+    >>> path = save_gif(anim, "collapse.gif")     # one frame per measured epoch
+    >>> path.name, path.stat().st_size > 0
+    ('collapse.gif', True)
     """
     check_history(history)
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not np.isfinite(fps) or fps <= 0:
@@ -81,6 +95,18 @@ def save_gif(anim: animation.Animation, path: PathLike, fps: Optional[float] = N
     Returns
     -------
     pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    Any matplotlib animation (here one of two frames; :func:`animate` makes the book's):
+
+    >>> import matplotlib.figure
+    >>> fig = matplotlib.figure.Figure(figsize=(1, 1))
+    >>> line, = fig.add_subplot().plot([0, 1], [0, 1])
+    >>> anim = animation.FuncAnimation(fig, lambda k: line.set_ydata([k, 1 - k]), frames=2)
+    >>> save_gif(anim, "two-frames.gif", fps=2).suffix
+    '.gif'
     """
     if not isinstance(anim, animation.Animation):
         raise ValueError(

@@ -41,9 +41,9 @@ def decision_maps(
         Needs ``class_means``, ``W``, ``b``, ``sample_features`` and ``sample_labels``.
     epoch : int, optional
         A measured epoch (default: the last).
-    extent : float
+    extent : float, default 2.2
         Half-width of the square, in units of ``r``.
-    resolution : int
+    resolution : int, default 300
         Grid points along each side.
 
     Returns
@@ -58,6 +58,19 @@ def decision_maps(
         ``r``.
     centre : (p,) array
         ``mu_G``.
+
+    Examples
+    --------
+    >>> import torch, ncedu
+    >>> _ = torch.manual_seed(0)
+    >>> x, y = ncedu.data.load("gaussian", num_classes=3, dim=8, per_class=30, separation=6)
+    >>> h = ncedu.train(ncedu.models.MLP(8, 3, width=16, depth=2), (x, y), epochs=20, batch_size=30,
+    ...                 num_measurements=8, samples_per_class=10, progress=False)
+    >>> coords, network, ncc, basis, scale, centre = decision_maps(h, resolution=50)
+    >>> coords.shape, network.shape, basis.shape, centre.shape
+    ((50,), (50, 50), (2, 16), (16,))
+    >>> bool(np.allclose(basis @ basis.T, np.eye(2))), bool(np.allclose(centre, h.global_mean()[-1]))
+    (True, True)
     """
     check_history(history)
     require_arrays(history, ("class_means", "W", "b", "sample_features"), name="history", purpose="decision_maps")
@@ -102,7 +115,7 @@ def plot_decision_regions(
         A measured epoch (default: the last).
     ax : matplotlib Axes, optional
         Where to draw. Default: a new figure.
-    extent : float
+    extent : float, default 2.2
         Half-width of the square, in units of ``avg_c ||mu_c - mu_G||``.
 
     Returns
@@ -110,6 +123,18 @@ def plot_decision_regions(
     matplotlib.figure.Figure
         The figure of the axes; the image has gid ``"ncedu-network-regions"``, the contour
         ``"ncedu-ncc-boundaries"``.
+
+    Examples
+    --------
+    >>> import torch, ncedu
+    >>> _ = torch.manual_seed(0)
+    >>> x, y = ncedu.data.load("gaussian", num_classes=3, dim=8, per_class=30, separation=6)
+    >>> h = ncedu.train(ncedu.models.MLP(8, 3, width=16, depth=2), (x, y), epochs=20, batch_size=30,
+    ...                 num_measurements=8, samples_per_class=10, progress=False)
+    >>> fig = plot_decision_regions(h)
+    >>> fig.axes[0].images[0].get_gid(), fig.axes[0].get_title().splitlines()[0]
+    ('ncedu-network-regions', 'epoch 20')
+    >>> plt.close(fig)
     """
     check_history(history)
     require_arrays(history, ("class_means", "W", "b", "sample_features"), name="history",

@@ -18,7 +18,21 @@ __all__ = ["NotAHistoryError", "check_history", "require_scalars", "require_arra
 
 
 class NotAHistoryError(TypeError, ValueError):
-    """An argument that should be an :class:`ncedu.History` is something else."""
+    """An argument that should be an :class:`ncedu.History` is something else.
+
+    Raised by every figure of :mod:`ncedu.viz` and :mod:`ncedu.widgets`; both a ``TypeError``
+    (the wrong kind of object) and a ``ValueError`` (as the figures' other input errors), so
+    either ``except`` catches it.
+
+    Examples
+    --------
+    >>> from ncedu.viz import plot_gram
+    >>> try:
+    ...     plot_gram({"nc1": [1.0, 0.1]})
+    ... except NotAHistoryError as err:
+    ...     print(isinstance(err, TypeError), isinstance(err, ValueError))
+    True True
+    """
 
 def check_history(history: Any, *, name: str = "history") -> History:
     if not isinstance(history, History):
@@ -128,6 +142,26 @@ def run_labels(histories: Sequence[History], max_keys: int = 3) -> list[str]:
     Nested configs (``{"experiment": {...}}`` as :func:`ncedu.experiments.run` records) are
     flattened, and a setting recorded twice under different paths is shown once. Runs whose
     configs do not differ are labelled ``"run 1"``, ``"run 2"``, ...
+
+    Parameters
+    ----------
+    histories : sequence of History
+        The runs, in legend order.
+    max_keys : int, default 3
+        At most this many differing settings per label.
+
+    Returns
+    -------
+    list of str
+        One label per run.
+
+    Examples
+    --------
+    >>> runs = [History({"lr": 0.1, "seed": 0}), History({"lr": 0.01, "seed": 0})]
+    >>> run_labels(runs)
+    ['lr 0.1', 'lr 0.01']
+    >>> run_labels([History(), History()])
+    ['run 1', 'run 2']
     """
     # settings only: where a run was computed (torch version, device, threads) is not what it is about,
     # and the data's fingerprint and the list of measured epochs make unreadable labels

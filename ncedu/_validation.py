@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Optional
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
 __all__ = [
+    "ArrayLike",
     "check_int",
     "check_real",
     "check_bool",
@@ -27,6 +28,11 @@ __all__ = [
     "check_num_classes",
     "compute_dtype",
 ]
+
+#: What the public functions accept as an array input: a numpy array, a torch tensor (any device and
+#: dtype) or a nested sequence of numbers (converted with ``numpy.asarray``). For type hints only: the
+#: checks below decide what is valid (shape, dtype, finiteness) and say so by the argument's name.
+ArrayLike = Union[np.ndarray, torch.Tensor, Sequence[Any]]
 
 
 def _scalar(value: Any) -> Any:

@@ -51,7 +51,25 @@ GID_GRAM = "ncedu-gram"
 GID_ETF = "ncedu-etf-gram"
 
 def class_colours(num_classes: int) -> np.ndarray:
-    """One RGBA colour per class, fixed for all figures: tab10 up to 10 classes, tab20 up to 20, else hsv."""
+    """One RGB colour per class, the same in every figure: tab10 up to 10 classes, tab20 up to 20, else hsv.
+
+    Parameters
+    ----------
+    num_classes : int
+        ``C``.
+
+    Returns
+    -------
+    numpy.ndarray of shape (C, 3)
+        RGB values in ``[0, 1]``; row ``c`` is class ``c``'s colour.
+
+    Examples
+    --------
+    >>> class_colours(3).shape, class_colours(12).shape, class_colours(30).shape
+    ((3, 3), (12, 3), (30, 3))
+    >>> bool(np.allclose(class_colours(3)[0], matplotlib.colors.to_rgb("tab:blue")))
+    True
+    """
     if num_classes <= 10:
         return np.asarray(matplotlib.colormaps["tab10"].colors)[:num_classes]
     if num_classes <= 20:

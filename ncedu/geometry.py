@@ -8,11 +8,11 @@ possible for ``C`` vectors whose sum is zero.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
 
-from ._validation import as_tensor, check_int, check_num_classes, check_seed
+from ._validation import ArrayLike, as_tensor, check_int, check_num_classes, check_seed
 
 __all__ = ["simplex_etf", "etf_gram", "pairwise_cosines", "random_orthogonal"]
 
@@ -41,7 +41,32 @@ def _rng(seed: SeedLike, name: str = "seed") -> np.random.Generator:
 
 
 def random_orthogonal(p: int, seed: SeedLike = None) -> np.ndarray:
-    """A Haar-distributed random orthogonal (p, p) matrix (QR of a Gaussian matrix with signs fixed)."""
+    """A random orthogonal (p, p) matrix, uniformly (Haar) distributed.
+
+    The Q factor of the QR decomposition of a standard Gaussian matrix ``A = Q R``, with the sign of
+    each column fixed by ``Q diag(sign(diag(R)))`` so that the distribution is the Haar measure on
+    the orthogonal group (Mezzadri, "How to generate random matrices from the classical compact
+    groups", Notices of the AMS 54(5), 2007). Rotations leave every NC metric unchanged, which the
+    tests and chapters use.
+
+    Parameters
+    ----------
+    p : int
+        The dimension, at least 1.
+    seed : int or numpy.random.Generator, optional
+        Seed or generator of the Gaussian matrix (fresh entropy when omitted).
+
+    Returns
+    -------
+    numpy.ndarray of shape (p, p), float64
+        ``Q`` with ``Q^T Q = I``.
+
+    Examples
+    --------
+    >>> Q = random_orthogonal(4, seed=0)
+    >>> np.allclose(Q.T @ Q, np.eye(4)), Q.shape
+    (True, (4, 4))
+    """
     p = check_int(p, "p", minimum=1)
     rng = _rng(seed)
     A = rng.standard_normal((p, p))
@@ -101,15 +126,62 @@ def simplex_etf(num_classes: int, dim: int, seed: SeedLike = None) -> np.ndarray
 
 
 def etf_gram(num_classes: int) -> np.ndarray:
-    """The (C, C) Gram matrix of a unit simplex ETF: ones on the diagonal, ``-1/(C-1)`` elsewhere."""
+    r"""The (C, C) Gram matrix of a unit simplex ETF: ones on the diagonal, ``-1/(C-1)`` elsewhere.
+
+    .. math::
+
+        G = \frac{C}{C-1} \Big( I_C - \frac{1}{C} \mathbf{1}\mathbf{1}^\top \Big),
+
+    the matrix the cosines of the centred class means approach under NC2 (Papyan, Han & Donoho
+    2020, Definition 1); :func:`simplex_etf` returns vectors with exactly this Gram matrix.
+
+    Parameters
+    ----------
+    num_classes : int
+        ``C >= 2``.
+
+    Returns
+    -------
+    numpy.ndarray of shape (C, C), float64
+
+    Examples
+    --------
+    >>> etf_gram(3)
+    array([[ 1. , -0.5, -0.5],
+           [-0.5,  1. , -0.5],
+           [-0.5, -0.5,  1. ]])
+    """
     C = check_num_classes(num_classes)
     return (C / (C - 1.0)) * np.eye(C) - np.full((C, C), 1.0 / (C - 1.0))
 
 
-def pairwise_cosines(vectors: Any) -> np.ndarray:
+def pairwise_cosines(vectors: ArrayLike) -> np.ndarray:
     """The (C, C) matrix of cosines between the rows of a (C, p) array.
 
-    Raises ``ValueError`` if a row is zero (its angle is undefined).
+    ``cos(v_c, v_c') = <v_c, v_c'> / (||v_c|| ||v_c'||)``; for centred class means ``mu_c - mu_G``
+    these are the angles NC2 measures (Papyan, Han & Donoho 2020, Figs. 3 and 4).
+
+    Parameters
+    ----------
+    vectors : array or tensor of shape (C, p)
+        One vector per row.
+
+    Returns
+    -------
+    numpy.ndarray of shape (C, C), float64
+        Ones on the diagonal.
+
+    Raises
+    ------
+    ValueError
+        If ``vectors`` is not 2-D or a row is zero (its angle is undefined).
+
+    Examples
+    --------
+    >>> pairwise_cosines([[1.0, 0.0], [1.0, 1.0], [0.0, -2.0]]).round(4)
+    array([[ 1.    ,  0.7071,  0.    ],
+           [ 0.7071,  1.    , -0.7071],
+           [ 0.    , -0.7071,  1.    ]])
     """
     V = as_tensor(vectors, "vectors").to("cpu").double().numpy()
     if V.ndim != 2:

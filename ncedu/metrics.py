@@ -42,13 +42,28 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass, fields
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
 
 from ._passes import ClassSums, ResidualProjections, chunk_rows
-from ._validation import check_classifier, check_features, check_labels, compute_dtype, raise_if_not_finite
+from ._statistics import (  # the statistics themselves, for teaching and checking
+    between_class_covariance,
+    class_means,
+    global_mean,
+    total_covariance,
+    within_class_covariance,
+)
+from ._validation import (
+    ArrayLike,
+    check_classifier,
+    check_features,
+    check_int,
+    check_labels,
+    compute_dtype,
+    raise_if_not_finite,
+)
 
 __all__ = [
     "NCMetrics",
@@ -60,6 +75,7 @@ __all__ = [
     "total_covariance",
     "self_duality",
     "nearest_centre",
+    "minority_collapse",
     "METRIC_NAMES",
 ]
 
@@ -85,11 +101,65 @@ def _chunks(n: int, size: int):
 
 @dataclass(frozen=True, eq=False)
 class NCMetrics:
-    """The neural-collapse metrics of one set of features (and optionally a classifier).
+    r"""The neural-collapse metrics of one set of features (and optionally a classifier).
 
-    Classifier fields (``*_classifiers``, ``nc3``, ``nc4``) are ``None`` when no ``W`` was given;
-    ``nc4`` is also ``None`` from a streaming accumulator that was not given a second pass.
-    Arrays are float64 numpy arrays on the CPU.
+    Returned by :func:`measure`, :meth:`NCAccumulator.compute <ncedu.NCAccumulator.compute>` and
+    :func:`ncedu.measure_model`; not meant to be built by hand. Classifier fields
+    (``*_classifiers``, ``nc3``, ``nc4``) are ``None`` when no ``W`` was given; ``nc4`` is also
+    ``None`` from a streaming accumulator that was not given a second pass. A metric that is
+    undefined for the data (coinciding class means, a zero classifier row) is NaN, with a warning.
+    Arrays are float64 numpy arrays on the CPU. Every formula is in the module docstring of
+    :mod:`ncedu.metrics`; figure numbers refer to Papyan, Han & Donoho (2020).
+
+    Attributes
+    ----------
+    nc1 : float
+        NC1, within-class variability: ``Tr(Sigma_W Sigma_B^+) / C`` (Fig. 6).
+    nc2_equinorm_means : float
+        NC2 equinorm of the centred means: ``std_c ||mu_c - mu_G|| / avg_c ||mu_c - mu_G||``
+        (unbiased std; Fig. 2).
+    nc2_equinorm_classifiers : float or None
+        The same for the classifier rows ``w_c`` (Fig. 2).
+    nc2_equiangular_means : float
+        NC2 equiangularity: the unbiased std over pairs ``c < c'`` of
+        ``cos(mu_c - mu_G, mu_c' - mu_G)`` (Fig. 3; NaN for ``C = 2``, one pair).
+    nc2_equiangular_classifiers : float or None
+        The same for the classifier rows (Fig. 3).
+    nc2_maxangle_means : float
+        NC2 max-angle: ``avg_{c < c'} |cos(mu_c - mu_G, mu_c' - mu_G) + 1/(C-1)|`` (Fig. 4).
+    nc2_maxangle_classifiers : float or None
+        The same for the classifier rows (Fig. 4).
+    nc3 : float or None
+        NC3, self-duality: ``|| W/||W||_F - M/||M||_F ||_F^2`` (squared, Fig. 5); see :func:`self_duality`.
+    nc4 : float or None
+        NC4: the fraction of samples on which ``argmax_c (w_c . h + b_c)`` differs from the
+        nearest class centre ``argmin_c ||h - mu_c||`` (Fig. 7); see :func:`nearest_centre`.
+    nc1_trace_ratio : float
+        ``Tr(Sigma_W) / Tr(Sigma_B)``, a common simpler variant of NC1 (not the paper's).
+    cdnv : float
+        The class-distance normalised variance ``avg_{c<c'} (sigma_c^2 + sigma_c'^2) / (2 ||mu_c - mu_c'||^2)``
+        (Galanti, György & Hutter, ICLR 2022).
+    class_means : numpy.ndarray of shape (C, p)
+        ``mu_c``, in the features' units.
+    global_mean : numpy.ndarray of shape (p,)
+        ``mu_G``, the sample mean (``class_counts @ class_means / N``), not the mean of class means.
+    class_counts : numpy.ndarray of shape (C,), int64
+        ``n_c``, the samples of each class.
+
+    Examples
+    --------
+    >>> from ncedu import measure, simplex_etf
+    >>> means = 4 * simplex_etf(3, 4)
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.arange(300) % 3
+    >>> h = means[y] + 0.1 * rng.standard_normal((300, 4))
+    >>> m = measure(h, y, W=means)
+    >>> m.num_classes, m.class_counts.tolist(), m.centred_means.shape
+    (3, [100, 100, 100], (3, 4))
+    >>> m.nc1 < 1e-3, m.nc4
+    (True, 0.0)
+    >>> sorted(m.as_dict())[:3]
+    ['cdnv', 'nc1', 'nc1_trace_ratio']
     """
 
     nc1: float
@@ -109,6 +179,7 @@ class NCMetrics:
 
     @property
     def num_classes(self) -> int:
+        """``C``, the number of classes (rows of :attr:`class_means`)."""
         return int(self.class_means.shape[0])
 
     @property
@@ -117,7 +188,18 @@ class NCMetrics:
         return self.class_means - self.global_mean
 
     def as_dict(self, arrays: bool = False) -> dict[str, Any]:
-        """The scalar metrics as a dict (``None`` where undefined); with ``arrays=True`` also the means and counts."""
+        """The metrics as a dict, for logging (``None`` where a classifier metric was not measured).
+
+        Parameters
+        ----------
+        arrays : bool, default False
+            Also include ``class_means``, ``global_mean`` and ``class_counts``.
+
+        Returns
+        -------
+        dict
+            ``{name: value}`` for every name of :data:`~ncedu.metrics.METRIC_NAMES`, in that order, then the arrays.
+        """
         out: dict[str, Any] = {name: getattr(self, name) for name in METRIC_NAMES}
         if arrays:
             out.update(class_means=self.class_means, global_mean=self.global_mean, class_counts=self.class_counts)
@@ -179,7 +261,7 @@ def _self_duality(W: torch.Tensor, centred_means: torch.Tensor) -> float:
     return float(((W / W.norm()) - (centred_means / centred_means.norm())).pow(2).sum())
 
 
-def self_duality(W: Any, centred_means: Any) -> float:
+def self_duality(W: ArrayLike, centred_means: ArrayLike) -> float:
     r"""NC3, the distance of the classifier from self-duality: :math:`\| W/\|W\|_F - M/\|M\|_F \|_F^2`.
 
     Papyan, Han & Donoho (2020), Fig. 5 (plotted squared, as here). ``W`` holds one classifier
@@ -216,8 +298,55 @@ def self_duality(W: Any, centred_means: Any) -> float:
     return _self_duality(Wt, Mt)
 
 
-def nearest_centre(features: Any, class_means: Any) -> np.ndarray:
-    r"""The nearest-class-centre decision of each feature: :math:`rg\min_c \|h_i - \mu_c\|`.
+def minority_collapse(W: ArrayLike, minority: Sequence[int]) -> float:
+    r"""How far the classifier rows of the minority classes have collapsed onto each other.
+
+    The mean cosine :math:`\frac{2}{m(m-1)} \sum_{a<b \in \text{minority}} \cos(w_a, w_b)` over the
+    ``m`` minority classes' rows of ``W``. Fang, He, Long & Su (2021, PNAS) call *minority collapse*
+    the regime where, as the imbalance ratio grows, these rows become parallel (the mean cosine
+    tends to 1, the angle between them to 0), so the network can no longer tell the minority
+    classes apart; on a simplex ETF it is ``-1/(C-1)``.
+
+    Parameters
+    ----------
+    W : array or tensor of shape (C, p)
+        Classifier rows, one per class.
+    minority : sequence of int
+        The minority classes, at least two distinct indices in ``0..C-1``.
+
+    Returns
+    -------
+    float
+        NaN, with a warning, if a minority row is zero.
+
+    Examples
+    --------
+    >>> from ncedu import simplex_etf
+    >>> round(minority_collapse(simplex_etf(4, 3), [2, 3]), 12)
+    -0.333333333333
+    >>> minority_collapse(np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 2.0]]), [1, 2])
+    1.0
+    """
+    Wt = check_features(W, "W").to("cpu", torch.float64)
+    C = Wt.shape[0]
+    if isinstance(minority, (str, bytes)) or not hasattr(minority, "__iter__"):
+        raise TypeError(f"minority must be a sequence of class indices, got {type(minority).__name__}")
+    classes = sorted({check_int(c, "minority entries", minimum=0, maximum=C - 1) for c in minority})
+    if len(classes) < 2:
+        raise ValueError(f"minority must name at least two distinct classes, got {list(minority)!r}")
+    rows = Wt[classes]
+    norms = rows.norm(dim=1)
+    if bool((norms == 0).any()):
+        warnings.warn("a minority classifier row is zero, so its angles are undefined; reported as NaN",
+                      RuntimeWarning, stacklevel=2)
+        return float("nan")
+    U = rows / norms.unsqueeze(1)
+    iu = torch.triu_indices(len(classes), len(classes), offset=1)
+    return float((U @ U.T)[iu[0], iu[1]].mean())
+
+
+def nearest_centre(features: ArrayLike, class_means: ArrayLike) -> np.ndarray:
+    r"""The nearest-class-centre decision of each feature: :math:`\arg\min_c \|h_i - \mu_c\|`.
 
     The rule NC4 compares the network with (Papyan, Han & Donoho 2020, Fig. 7). Distances are
     ranked through ``||mu_c - m||^2 - 2 (h - m) . (mu_c - m)``, the same order as ``||h - mu_c||^2``
@@ -227,11 +356,14 @@ def nearest_centre(features: Any, class_means: Any) -> np.ndarray:
     Parameters
     ----------
     features : array or tensor of shape (N, p)
+        The points to classify, one per row.
     class_means : array or tensor of shape (C, p)
+        The centres ``mu_c``, one per class.
 
     Returns
     -------
     numpy.ndarray of shape (N,), int64
+        The index of the nearest centre of each row.
 
     Examples
     --------
@@ -320,7 +452,8 @@ def _assemble_metrics(
 # ----------------------------------------------------------------------------------------------
 
 
-def measure(features: Any, labels: Any, W: Any = None, b: Any = None, *, num_classes: Optional[int] = None) -> NCMetrics:
+def measure(features: ArrayLike, labels: ArrayLike, W: Optional[ArrayLike] = None, b: Optional[ArrayLike] = None, *,
+            num_classes: Optional[int] = None) -> NCMetrics:
     r"""Measure neural collapse NC1–NC4 of last-layer features, as defined by Papyan, Han & Donoho (2020).
 
     .. math::
@@ -353,6 +486,7 @@ def measure(features: Any, labels: Any, W: Any = None, b: Any = None, *, num_cla
     Returns
     -------
     NCMetrics
+        Every metric, with the class means, the sample mean and the class counts.
 
     References
     ----------
@@ -404,48 +538,3 @@ def _metrics_from_pass(out: dict, counts: torch.Tensor, W: Optional[torch.Tensor
     if out["scale"] == 1.0:
         return m
     return dataclasses.replace(m, class_means=m.class_means / out["scale"], global_mean=m.global_mean / out["scale"])
-
-
-# ----------------------------------------------------------------------------------------------
-# The statistics themselves, for teaching and checking (float64, forms the (p, p) matrices)
-# ----------------------------------------------------------------------------------------------
-
-
-def _prepared(features: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, int]:
-    H = check_features(features)
-    y, C = check_labels(labels, H.shape[0])
-    return H.to("cpu", torch.float64).numpy(), y.cpu().numpy(), C
-
-
-def class_means(features: Any, labels: Any) -> np.ndarray:
-    """The (C, p) class means ``mu_c = (1/n_c) sum_{i: y_i = c} h_i`` (float64)."""
-    H, y, C = _prepared(features, labels)
-    return np.stack([H[y == c].mean(0) for c in range(C)])
-
-
-def global_mean(features: Any) -> np.ndarray:
-    """The global mean ``mu_G = (1/N) sum_i h_i`` (the sample mean; not the mean of class means)."""
-    return check_features(features).to("cpu", torch.float64).numpy().mean(0)
-
-
-def within_class_covariance(features: Any, labels: Any) -> np.ndarray:
-    """``Sigma_W = (1/N) sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T``, centred at each sample's *class* mean."""
-    H, y, C = _prepared(features, labels)
-    mu = np.stack([H[y == c].mean(0) for c in range(C)])
-    R = H - mu[y]
-    return R.T @ R / H.shape[0]
-
-
-def between_class_covariance(features: Any, labels: Any) -> np.ndarray:
-    """``Sigma_B = (1/C) sum_c (mu_c - mu_G)(mu_c - mu_G)^T`` with ``mu_G`` the sample mean."""
-    H, y, C = _prepared(features, labels)
-    mu = np.stack([H[y == c].mean(0) for c in range(C)])
-    M = mu - H.mean(0)
-    return M.T @ M / C
-
-
-def total_covariance(features: Any) -> np.ndarray:
-    """``Sigma_T = (1/N) sum_i (h_i - mu_G)(h_i - mu_G)^T``; equals ``Sigma_W + Sigma_B`` for balanced classes."""
-    H = check_features(features).to("cpu", torch.float64).numpy()
-    R = H - H.mean(0)
-    return R.T @ R / H.shape[0]

@@ -89,16 +89,58 @@ class FeatureClassifier(nn.Module):
     Subclasses set ``self.classifier`` (an ``nn.Linear(p, C)``) and implement
     :meth:`features`. This is the interface that :func:`ncedu.measure_model` and the
     book's plots rely on.
+
+    Attributes
+    ----------
+    classifier : torch.nn.Linear
+        The last layer: weight ``W`` of shape (C, p), bias ``b`` of shape (C,).
+    feature_dim : int
+        ``p`` (a property).
+    num_classes : int
+        ``C`` (a property).
+
+    Examples
+    --------
+    >>> class Tiny(FeatureClassifier):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.body, self.classifier = nn.Linear(4, 3), nn.Linear(3, 2)
+    ...     def features(self, x):
+    ...         return torch.relu(self.body(x))
+    >>> model = Tiny()
+    >>> x = torch.randn(5, 4)
+    >>> model.feature_dim, model.num_classes, torch.equal(model(x), model.classifier(model.features(x)))
+    (3, 2, True)
     """
 
     classifier: nn.Linear
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate activations (B, p): the input of :attr:`classifier`."""
+        """Penultimate activations: the input of :attr:`classifier`, flattened.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A batch of inputs, batch dimension first.
+
+        Returns
+        -------
+        torch.Tensor of shape (B, p)
+        """
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (B, C) of a batch ``x``."""
+        """The logits ``classifier(features(x)) = h W^T + b`` of a batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A batch of inputs, batch dimension first.
+
+        Returns
+        -------
+        torch.Tensor of shape (B, C)
+        """
         return self.classifier(self.features(x))
 
     @property
@@ -461,12 +503,20 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     Parameters
     ----------
     model : nn.Module
+        Any torch module.
     trainable_only : bool, default False
         Count only the parameters with ``requires_grad``.
 
     Returns
     -------
     int
+
+    Examples
+    --------
+    >>> count_parameters(nn.Linear(3, 2))          # a 2 x 3 weight and 2 biases
+    8
+    >>> count_parameters(MLP(784, 10, width=32, depth=1))   # 784*32, batch norm 2*32, 32*10 + 10
+    25482
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")

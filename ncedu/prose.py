@@ -67,6 +67,20 @@ def number(value: Any, digits: int = 2) -> str:
     with thousands separators); smaller and larger ones as ``2.5 × 10⁻⁸``. Integers (Python,
     numpy) are written in full, not rounded. NaN is written ``NaN`` and infinities ``∞``.
 
+    Parameters
+    ----------
+    value : int or float
+        Python, numpy or 0-d torch scalars.
+    digits : int, default 2
+        Significant digits, at least 1.
+
+    Returns
+    -------
+    str
+        With a true minus sign ``−`` and superscript exponents.
+
+    Examples
+    --------
     >>> number(0.005781), number(251.3), number(11520), number(2.46e-8), number(0.7581, 3)
     ('0.0058', '250', '11,520', '2.5 × 10⁻⁸', '0.758')
     """
@@ -92,12 +106,46 @@ def number(value: Any, digits: int = 2) -> str:
 
 
 def times(ratio: Any, digits: int = 2) -> str:
-    """A factor as prose writes it: ``times(251.3) == '250×'``, ``times(3.42) == '3.4×'``."""
+    """A factor as prose writes it: :func:`number` followed by ``×``.
+
+    Parameters
+    ----------
+    ratio : float
+        The factor.
+    digits : int, default 2
+        Significant digits.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> times(251.3), times(3.42)
+    ('250×', '3.4×')
+    """
     return f"{number(_real(ratio, 'ratio'), digits)}×"
 
 
 def percent(fraction: Any, digits: int = 2) -> str:
-    """A fraction as a percentage: ``percent(0.9731) == '97%'``, ``percent(0.004) == '0.4%'``; 0 and 1 exactly as ``0%`` and ``100%``."""
+    """A fraction as a percentage, ``100 x`` to ``digits`` significant digits; 0 and 1 exactly as ``0%`` and ``100%``.
+
+    Parameters
+    ----------
+    fraction : float
+        A fraction (0.97 for 97%).
+    digits : int, default 2
+        Significant digits of the percentage.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> percent(0.9731), percent(0.004), percent(0.004, 1), percent(1.0)
+    ('97%', '0.40%', '0.4%', '100%')
+    """
     x = _real(fraction, "fraction")
     if x in (0.0, 1.0):
         return f"{x * 100:.0f}%"
@@ -105,12 +153,44 @@ def percent(fraction: Any, digits: int = 2) -> str:
 
 
 def degrees(angle: Any, digits: int = 2) -> str:
-    """An angle in degrees: ``degrees(9.751) == '9.8°'``."""
+    """An angle in degrees, as :func:`number` followed by ``°``.
+
+    Parameters
+    ----------
+    angle : float
+        In degrees (no conversion from radians).
+    digits : int, default 2
+        Significant digits.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> degrees(9.751)
+    '9.8°'
+    """
     return f"{number(_real(angle, 'angle'), digits)}°"
 
 
 def count(n: Any) -> str:
-    """A count in words up to twelve, in digits above: ``count(3) == 'three'``, ``count(40) == '40'``."""
+    """A count in words up to twelve, in digits above (with thousands separators).
+
+    Parameters
+    ----------
+    n : int
+        A non-negative integer (Python, numpy or 0-d torch).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> count(3), count(12), count(40), count(11520)
+    ('three', 'twelve', '40', '11,520')
+    """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         try:
             n = n.item()
@@ -129,6 +209,17 @@ def orders_of_magnitude(ratio: Any) -> str:
     ``"less than an order of magnitude"`` below 10. A ratio below 1 is described by its inverse
     (a fall of 1/ratio is the same span).
 
+    Parameters
+    ----------
+    ratio : float
+        A positive finite factor.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> orders_of_magnitude(251), orders_of_magnitude(34), orders_of_magnitude(4.2)
     ('more than two orders of magnitude', 'more than an order of magnitude', 'less than an order of magnitude')
     """
@@ -146,9 +237,27 @@ def orders_of_magnitude(ratio: Any) -> str:
 
 def compare(value: Any, reference: Any, *, more: str = "larger", less: str = "smaller",
             same: str = "about the same", rtol: float = 0.05) -> str:
-    """The word that compares ``value`` with ``reference``: ``more``, ``less``, or ``same`` when
-    they differ by at most ``rtol`` relative to the larger magnitude.
+    """The word that compares ``value`` with ``reference``: ``more``, ``less`` or ``same``.
 
+    ``same`` when ``|value - reference| <= rtol * max(|value|, |reference|)``, so that prose never
+    calls two numbers different when they agree to within ``rtol``.
+
+    Parameters
+    ----------
+    value, reference : float
+        The numbers compared (NaN is refused).
+    more, less, same : str
+        The words for ``value`` larger, smaller, or within ``rtol``.
+    rtol : float, default 0.05
+        The relative tolerance, at least 0.
+
+    Returns
+    -------
+    str
+        One of ``more``, ``less``, ``same``.
+
+    Examples
+    --------
     >>> compare(0.12, 0.10), compare(0.10, 0.12), compare(1.02, 1.0)
     ('larger', 'smaller', 'about the same')
     >>> compare(3, 1, more="more often", less="less often")
@@ -167,9 +276,25 @@ def compare(value: Any, reference: Any, *, more: str = "larger", less: str = "sm
 
 def change(before: Any, after: Any, *, fell: str = "falls", rose: str = "rises", flat: str = "stays level",
            rtol: float = 0.1) -> str:
-    """The verb for how a quantity went from ``before`` to ``after``: ``fell``, ``rose``, or ``flat``
-    when the relative change is at most ``rtol``.
+    """The verb for how a quantity went from ``before`` to ``after``: ``fell``, ``rose`` or ``flat``.
 
+    ``flat`` when the relative change is at most ``rtol`` (:func:`compare` of ``after`` with ``before``).
+
+    Parameters
+    ----------
+    before, after : float
+        The quantity's two values.
+    fell, rose, flat : str
+        The verbs for a fall, a rise, or a change within ``rtol``.
+    rtol : float, default 0.1
+        The relative tolerance.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> change(1.0, 0.2), change(0.2, 1.0), change(0.011, 0.0105)
     ('falls', 'rises', 'stays level')
     """
@@ -196,6 +321,14 @@ def glue(name: str, value: Any, fmt: str = "") -> None:
         A format specification (``".3g"``, ``","``, ``".1%"``); empty for ``str(value)``.
 
     Returns nothing, so that a cell ending in ``glue(...)`` shows no extra output.
+
+    Examples
+    --------
+    Outside IPython nothing is recorded or shown; in a chapter, ``{glue:text}`nc1_final``` in
+    markdown inserts the text:
+
+    >>> glue("nc1_final", 0.005781, ".2g")
+    >>> glue("fall", times(251.3))
     """
     if not isinstance(name, str) or not name or not all(ch.isalnum() or ch in "_-" for ch in name):
         raise ValueError(f"name must be a non-empty key of letters, digits, '_' and '-', got {name!r}")

@@ -5,12 +5,12 @@ exact (the same definitions as :func:`ncedu.measure`, to float64 rounding of the
 
 * **Two passes, fast** (what :func:`ncedu.measure_model` does): :class:`NCAccumulator` with
   ``second_moment=False`` keeps only counts and class sums (O(C p) memory, O(B p) work per batch);
-  :meth:`NCAccumulator.second_pass` then returns a :class:`SecondPass` that takes the same batches
+  :meth:`~ncedu.NCAccumulator.second_pass` then returns a :class:`SecondPass` that takes the same batches
   again and projects each residual once on the between-class directions and on ``W``
   (O(B p (C + k)) per batch, like :func:`ncedu.measure`), giving NC1 exactly and NC4 at no extra
   cost. Use it whenever the data can be read twice (a ``DataLoader``, files, a dataset).
 * **One pass**: :class:`NCAccumulator` (the default, ``second_moment=True``) also keeps the pooled
-  within-class second moment, a (p, p) matrix, so :meth:`NCAccumulator.compute` gives NC1–NC3
+  within-class second moment, a (p, p) matrix, so :meth:`~ncedu.NCAccumulator.compute` gives NC1–NC3
   after a single pass; it costs O(B p^2) per batch. NC4 still needs the final class means first,
   so it takes a second pass (:class:`SecondPass` or :class:`NearestCentreMismatch`).
 
@@ -21,10 +21,10 @@ of the size of the within-class spread, so nothing cancels however far the featu
 origin and however strongly they have collapsed. Each batch's products run in the features'
 precision (float32 for float32 features) and short runs of them are added up in float64. Then
 ``mu_c = s_c + u_c / n_c``, ``sum_{i in c} ||h_i - mu_c||^2 = q_c - ||u_c||^2 / n_c`` and the
-within-class scatter is ``T - sum_c u_c u_c^T / n_c``, formed once in :meth:`NCAccumulator.compute`.
+within-class scatter is ``T - sum_c u_c u_c^T / n_c``, formed once in :meth:`~ncedu.NCAccumulator.compute`.
 
 Merging (another worker's accumulator, or ``torch.distributed`` ranks with
-:meth:`NCAccumulator.all_reduce`) first moves the statistics to common shifts: for a shift change
+:meth:`~ncedu.NCAccumulator.all_reduce`) first moves the statistics to common shifts: for a shift change
 ``delta = s' - s``, ``u' = u + n delta``, ``q' = q + 2 delta . u + n ||delta||^2`` and
 ``T' = T + delta^T u + u^T delta + delta^T diag(n) delta`` (summed over classes), then adds them.
 Across ranks the common shift of a class is the average of the ranks' shifts (one all-reduce),
@@ -39,8 +39,10 @@ from typing import Any, Optional, Union
 
 import torch
 
-from ._passes import ResidualProjections, _power_of_two_scale, apply_scale, between_class_eigenbasis
+from ._passes import _power_of_two_scale, apply_scale, between_class_eigenbasis
+from ._second_pass import NearestCentreMismatch, SecondPass, _dist
 from ._validation import (
+    ArrayLike,
     check_classifier,
     check_features,
     check_labels,
@@ -49,7 +51,7 @@ from ._validation import (
     compute_dtype,
     raise_if_not_finite,
 )
-from .metrics import NCMetrics, _metrics_from_pass, nearest_centre
+from .metrics import NCMetrics, _metrics_from_pass
 
 __all__ = ["NCAccumulator", "SecondPass", "NearestCentreMismatch"]
 
@@ -58,17 +60,6 @@ F64 = torch.float64
 # comes first, so that no float32 sum runs over more than a few thousand rows or a few dozen additions.
 _FLUSH_ROWS = 4096
 _FLUSH_UPDATES = 32
-
-
-def _dist():
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()):
-        raise RuntimeError(
-            "all_reduce needs an initialised torch.distributed process group "
-            "(call torch.distributed.init_process_group first)"
-        )
-    return dist
 
 
 class NCAccumulator:
@@ -86,6 +77,30 @@ class NCAccumulator:
         pass (O(B p^2) work per batch). With ``False`` only counts and class sums are kept (O(B p)
         per batch) and NC1 comes from :meth:`second_pass`, the fast way when the data can be
         read twice.
+
+    Attributes
+    ----------
+    num_classes : int
+        ``C``.
+    second_moment : bool
+        Whether the (p, p) second moment is kept.
+    device : torch.device or None
+        Where the statistics live (None until the first batch when not given).
+    counts : torch.Tensor of shape (C,) or None
+        ``n_c``, the samples seen of each class (float64).
+    shifts : torch.Tensor of shape (C, p) or None
+        ``s_c``, each class's shift: the first sample of the class seen.
+    sums : torch.Tensor of shape (C, p) or None
+        ``u_c = sum_{i in c} (h_i - s_c)``, in units of :attr:`scale`.
+    squares : torch.Tensor of shape (C,) or None
+        ``q_c = sum_{i in c} ||h_i - s_c||^2``, in units of :attr:`scale` squared.
+    moment : torch.Tensor of shape (p, p) or None
+        ``T = sum_i (h_i - s_{y_i})(h_i - s_{y_i})^T`` (with ``second_moment``).
+    scale : float or None
+        A power of two the shifted features are multiplied by (1 unless they are huge or tiny).
+
+    All are None before the first batch; the statistics may lag the last batches until they are
+    read through a method (short sums in the features' precision are added on demand).
 
     Examples
     --------
@@ -131,10 +146,12 @@ class NCAccumulator:
     # -- state -------------------------------------------------------------------------------
     @property
     def dim(self) -> Optional[int]:
+        """``p``, the feature dimension (None before the first batch)."""
         return None if self.sums is None else int(self.sums.shape[1])
 
     @property
     def num_samples(self) -> int:
+        """``N``, the samples added so far (over all classes, merged workers included)."""
         return 0 if self.counts is None else int(self.counts.sum())
 
     @property
@@ -204,10 +221,23 @@ class NCAccumulator:
         self._shifts_cd = None
 
     # -- updates -----------------------------------------------------------------------------
-    def update(self, features: Any, labels: Any) -> "NCAccumulator":
-        """Add a batch of features (B, p) with labels (B,). Classes may be missing from a batch.
+    def update(self, features: ArrayLike, labels: ArrayLike) -> "NCAccumulator":
+        """Add a batch of features with their labels; classes may be missing from a batch.
 
         A batch with NaN or infinite values is refused before anything is added.
+
+        Parameters
+        ----------
+        features : array or tensor of shape (B, p)
+            The batch's features (numpy or torch, any device and floating dtype; every batch the
+            same ``p``).
+        labels : array or tensor of shape (B,)
+            Their class indices in ``0..C-1``.
+
+        Returns
+        -------
+        NCAccumulator
+            ``self``, so that updates chain.
         """
         H = check_features(features, finite=False)  # checked through the batch's squares below
         y, _ = check_labels(labels, H.shape[0], self.num_classes, require_all_classes=False)
@@ -258,7 +288,30 @@ class NCAccumulator:
         return self
 
     def merge(self, other: "NCAccumulator") -> "NCAccumulator":
-        """Fold another accumulator (e.g. from another worker) into this one, in place."""
+        """Fold another accumulator (e.g. from another worker) into this one, in place.
+
+        The other's statistics are moved to this accumulator's shifts first (module docstring),
+        so the result is the accumulator of both workers' batches, exactly.
+
+        Parameters
+        ----------
+        other : NCAccumulator
+            The same ``num_classes``, ``second_moment`` and feature dimension; left unchanged.
+
+        Returns
+        -------
+        NCAccumulator
+            ``self``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(1)
+        >>> H, y = rng.standard_normal((40, 3)), np.arange(40) % 2
+        >>> a, b = NCAccumulator(2).update(H[:25], y[:25]), NCAccumulator(2).update(H[25:], y[25:])
+        >>> bool(np.isclose(a.merge(b).compute().nc1, NCAccumulator(2).update(H, y).compute().nc1))
+        True
+        """
         if not isinstance(other, NCAccumulator):
             raise TypeError(f"other must be an NCAccumulator, got {type(other).__name__}")
         if other.num_classes != self.num_classes:
@@ -296,6 +349,23 @@ class NCAccumulator:
         """Combine the statistics of all ranks of a ``torch.distributed`` group, in place, on every rank.
 
         Every rank must have seen at least one batch (so that the feature dimension is known).
+        Three all-reduces: the common scale, the common shifts (the average of the ranks'), the
+        moved statistics (module docstring).
+
+        Parameters
+        ----------
+        group : torch.distributed.ProcessGroup, optional
+            The ranks to combine (default: the world).
+
+        Returns
+        -------
+        NCAccumulator
+            ``self``, now holding every rank's batches.
+
+        Raises
+        ------
+        RuntimeError
+            Without an initialised process group, or before this rank's first batch.
         """
         dist = _dist()
         if self.sums is None:
@@ -353,7 +423,15 @@ class NCAccumulator:
         return within_ss, self.shifts.cpu() * self.scale + sums / counts.unsqueeze(1)
 
     def within_class_covariance(self) -> torch.Tensor:
-        """``Sigma_W`` (p, p), float64 on the CPU (needs ``second_moment=True``)."""
+        """``Sigma_W = (1/N) sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T`` of everything accumulated.
+
+        Formed from the shifted statistics as ``(T - sum_c u_c u_c^T / n_c) / N`` (module
+        docstring); needs ``second_moment=True``.
+
+        Returns
+        -------
+        torch.Tensor of shape (p, p), float64, on the CPU
+        """
         return self._scaled_within_covariance() / self.scale**2
 
     def _scaled_within_covariance(self) -> torch.Tensor:
@@ -366,7 +444,16 @@ class NCAccumulator:
         return scatter / counts.sum()
 
     def nc1_trace(self) -> float:
-        """``Tr(Sigma_W Sigma_B^+) = sum_k v_k^T Sigma_W v_k / lambda_k`` over the between-class eigenpairs."""
+        """``Tr(Sigma_W Sigma_B^+) = sum_k v_k^T Sigma_W v_k / lambda_k``, ``C`` times NC1.
+
+        The sum runs over the eigenpairs ``(lambda_k, v_k)`` of ``Sigma_B`` with non-negligible
+        eigenvalue (at most ``C - 1``); needs ``second_moment=True``.
+
+        Returns
+        -------
+        float
+            NaN when the class means coincide (``Sigma_B = 0``); never negative.
+        """
         _, means = self._within()
         counts = self.counts.cpu()
         mu_G = counts @ means / counts.sum()
@@ -376,11 +463,26 @@ class NCAccumulator:
         sigma_w = self._scaled_within_covariance()
         return max(float((((V @ sigma_w) * V).sum(1) / lam).sum()), 0.0)
 
-    def compute(self, W: Any = None, b: Any = None, nc4: Optional[float] = None) -> NCMetrics:
+    def compute(self, W: Optional[ArrayLike] = None, b: Optional[ArrayLike] = None,
+                nc4: Optional[float] = None) -> NCMetrics:
         """The metrics of everything accumulated so far, after one pass (needs ``second_moment=True``).
 
-        ``nc4`` is the mismatch rate from a second pass (:class:`NearestCentreMismatch`), or ``None``.
         Without the second moment, take the exact second pass instead: :meth:`second_pass`.
+
+        Parameters
+        ----------
+        W : array or tensor of shape (C, p), optional
+            Last-layer weights, for the classifier's NC2 and NC3.
+        b : array or tensor of shape (C,), optional
+            Last-layer bias (with ``W``).
+        nc4 : float, optional
+            The mismatch rate from a second pass (:meth:`NearestCentreMismatch.rate`), reported
+            as ``nc4``; ``None`` otherwise.
+
+        Returns
+        -------
+        NCMetrics
+            As :func:`ncedu.measure` on all the batches.
         """
         self._require_complete()
         if self.moment is None:
@@ -400,11 +502,20 @@ class NCAccumulator:
                "degenerate": degenerate}
         return _metrics_from_pass(out, self.counts.cpu(), Wt, bt)
 
-    def second_pass(self, W: Any = None, b: Any = None) -> "SecondPass":
-        """The exact second pass over the same batches: NC1 by one projection per row, and NC4 when ``W`` is given.
+    def second_pass(self, W: Optional[ArrayLike] = None, b: Optional[ArrayLike] = None) -> "SecondPass":
+        """Start the exact second pass over the same batches: NC1 by one projection per row, NC4 with ``W``.
 
-        Returns a :class:`SecondPass`; call its ``update(features, labels)`` for every batch again,
-        then ``compute()``.
+        Parameters
+        ----------
+        W : array or tensor of shape (C, p), optional
+            Last-layer weights (for NC2 of the classifier, NC3 and NC4).
+        b : array or tensor of shape (C,), optional
+            Last-layer bias.
+
+        Returns
+        -------
+        SecondPass
+            Call its ``update(features, labels)`` for every batch again, then ``compute()``.
         """
         self._require_complete()
         Wt, bt = check_classifier(W, b, self.num_classes, self.dim)
@@ -428,116 +539,3 @@ def _warn_coincide() -> None:
         RuntimeWarning,
         stacklevel=3,
     )
-
-
-class SecondPass:
-    """The exact second pass of the streaming path (see the module docstring), from :meth:`NCAccumulator.second_pass`.
-
-    Takes every batch of the first pass again (any order, any batching), projects each residual
-    once and gives :meth:`compute` the exact NC1–NC4, as :func:`ncedu.measure` would on all the data.
-    """
-
-    def __init__(self, means: torch.Tensor, counts: torch.Tensor, W: Optional[torch.Tensor],
-                 b: Optional[torch.Tensor], device: Optional[torch.device]) -> None:
-        self._means, self._counts = means, counts
-        self._W = None if W is None else W.to("cpu", F64)
-        self._b = None if b is None else b.to("cpu", F64)
-        self._Wt, self._bt = W, b
-        self.device = device
-        self._pass: Optional[ResidualProjections] = None
-        self.num_classes, self.dim = means.shape
-
-    def update(self, features: Any, labels: Any) -> "SecondPass":
-        """Add a batch of features (B, p) with labels (B,), as in the first pass.
-
-        NaN or infinite values are not looked for batch by batch (that would cost a pass over
-        every batch); they reach the pass's sums, and :meth:`compute` refuses them.
-        """
-        H = check_features(features, finite=False)
-        y, _ = check_labels(labels, H.shape[0], self.num_classes, require_all_classes=False)
-        if H.shape[1] != self.dim:
-            raise ValueError(f"features has {H.shape[1]} columns but the first pass had {self.dim}")
-        cd = compute_dtype(H)
-        if self._pass is None:
-            device = self.device or H.device
-            self._pass = ResidualProjections(self._means, self._counts, self._W, self._b, device, cd, means_exact=True)
-        proj = self._pass
-        proj.update(H.to(proj.device, proj.dtype), y.to(proj.device))
-        return self
-
-    def all_reduce(self, group: Any = None) -> "SecondPass":
-        """Sum the second-pass statistics of all ``torch.distributed`` ranks, in place."""
-        dist = _dist()
-        if self._pass is None:
-            raise RuntimeError("all_reduce called before any update of the second pass on this rank")
-        proj = self._pass
-        proj._flush()
-        counters = torch.tensor([float(proj.seen), float(proj._mismatches)], dtype=F64, device=proj.device)
-        flat = torch.cat([t.flatten() for t in proj._totals.values()] + [counters])
-        dist.all_reduce(flat, op=dist.ReduceOp.SUM, group=group)
-        offset = 0
-        for name, t in proj._totals.items():
-            t.copy_(flat[offset: offset + t.numel()].reshape(t.shape))
-            offset += t.numel()
-        proj.seen = int(flat[offset])
-        proj._mismatches.fill_(int(flat[offset + 1]))
-        return self
-
-    def compute(self) -> NCMetrics:
-        """NC1–NC4 of all the data (NC4 when the first pass's ``second_pass`` was given ``W``)."""
-        if self._pass is None:
-            raise RuntimeError("no data: call update(features, labels) for every batch before compute()")
-        return _metrics_from_pass(self._pass.results(), self._counts, self._Wt, self._bt)
-
-
-class NearestCentreMismatch:
-    """Second pass for NC4: counts samples where the network and the nearest class centre disagree.
-
-    Parameters
-    ----------
-    class_means : (C, p) array or tensor
-        The final class means (e.g. ``NCAccumulator.class_means`` after the first pass).
-    W, b : classifier weights (C, p) and bias (C,) (bias optional).
-    """
-
-    def __init__(self, class_means: Any, W: Any, b: Any = None) -> None:
-        means = check_features(class_means, "class_means")
-        C, p = means.shape
-        Wt, bt = check_classifier(W, b, C, p)
-        if Wt is None:
-            raise ValueError("W is required for NC4: the network decision is argmax_c (w_c . h + b_c)")
-        self.means = means.to(F64)
-        self.W = Wt.to(F64)
-        self.b = None if bt is None else bt.to(F64)
-        self.mismatches = 0
-        self.total = 0
-
-    def update(self, features: Any) -> "NearestCentreMismatch":
-        """Count the mismatches of a batch of features (B, p)."""
-        H = check_features(features)
-        if H.shape[1] != self.means.shape[1]:
-            raise ValueError(f"features has {H.shape[1]} columns, class_means has {self.means.shape[1]}")
-        dev = H.device
-        logits = H.to(F64) @ self.W.to(dev).T
-        if self.b is not None:
-            logits = logits + self.b.to(dev)
-        ncc = torch.from_numpy(nearest_centre(H, self.means)).to(dev)
-        self.mismatches += int((logits.argmax(1) != ncc).sum())
-        self.total += H.shape[0]
-        return self
-
-    def all_reduce(self, group: Any = None) -> "NearestCentreMismatch":
-        """Sum the counts of all ``torch.distributed`` ranks, in place."""
-        dist = _dist()
-        t = torch.tensor([self.mismatches, self.total], dtype=torch.int64)
-        if dist.get_backend(group) == "nccl":
-            t = t.cuda()
-        dist.all_reduce(t, op=dist.ReduceOp.SUM, group=group)
-        self.mismatches, self.total = int(t[0]), int(t[1])
-        return self
-
-    def rate(self) -> float:
-        """The NC4 mismatch rate: mismatches / samples."""
-        if self.total == 0:
-            raise RuntimeError("no data: call update(features) before rate()")
-        return self.mismatches / self.total

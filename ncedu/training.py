@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
 import os
 from pathlib import Path
@@ -27,26 +26,54 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import _checkpoint
+from ._records import check_record_layers, check_test_classes, record_layer_metrics, record_test_metrics
 from ._validation import as_tensor, check_bool, check_int, check_labels, check_real, check_seed
 from ._display import static_output
-from ._io import atomic_path
 from .history import History
 from .metrics import measure
 from .hooks import find_classifier
 
 __all__ = ["train", "log_spaced_epochs", "TrainingDivergedError", "default_device", "default_num_threads", "LOSSES"]
 
+#: The losses :func:`~ncedu.train` minimises: softmax cross-entropy, and the mean squared error against
+#: one-hot targets (the paper's two).
 LOSSES = ("cross_entropy", "mse")
 
 Data = tuple[torch.Tensor, torch.Tensor]
 
 
 class TrainingDivergedError(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training loss, or the features at a measurement, became NaN or infinite.
+
+    Raised by :func:`~ncedu.train` at the first such batch, with the epoch, the learning rate and what
+    to try; a ``RuntimeError``.
+
+    Examples
+    --------
+    >>> from ncedu.models import MLP
+    >>> _ = torch.manual_seed(0)
+    >>> x, y = 1e3 * torch.randn(32, 4), torch.arange(32) % 2
+    >>> try:
+    ...     train(MLP(4, 2, width=8, depth=1, batch_norm=False), (x, y), epochs=5, lr=1e6, progress=False)
+    ... except TrainingDivergedError as err:
+    ...     print("diverged:", "try a smaller lr" in str(err))
+    diverged: True
+    """
 
 
 def default_device() -> torch.device:
-    """cuda if available, then Apple's mps, else cpu."""
+    """The device :func:`~ncedu.train` uses unless told otherwise: cuda if available, then Apple's mps, else cpu.
+
+    Returns
+    -------
+    torch.device
+
+    Examples
+    --------
+    >>> default_device().type in ("cuda", "mps", "cpu")
+    True
+    """
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
@@ -56,22 +83,55 @@ def default_device() -> torch.device:
 
 
 def default_num_threads() -> int:
-    """The CPU thread count :func:`train` uses unless told otherwise: one core left free.
+    """The CPU thread count :func:`~ncedu.train` uses unless told otherwise: one core left free.
 
     ``min(torch.get_num_threads(), max(1, os.cpu_count() - 1))``: on a 2-core laptop or Colab's
     2-vCPU runtime, one thread. Measured on a 2-core machine (``python benchmarks/bench_threads.py``):
     two threads train the flagship MLP about 1.3x faster than one when nothing else runs, but
     about 5x *slower* beside one other busy process, because OpenMP's threads wait for each other
     at every operation and one of them keeps losing its core. Leaving a core free costs a little
-    on an idle machine and avoids the stall. Pass ``num_threads=`` to :func:`train` to choose.
+    on an idle machine and avoids the stall. Pass ``num_threads=`` to :func:`~ncedu.train` to choose.
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Examples
+    --------
+    >>> import os
+    >>> default_num_threads() == max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - 1))
+    True
     """
     cores = os.cpu_count() or 1
     return max(1, min(torch.get_num_threads(), cores - 1))
 
 
 def log_spaced_epochs(epochs: int, count: int = 30) -> list[int]:
-    """About ``count`` distinct epochs from 1 to ``epochs``, log-spaced (dense early, sparse late), always
-    including the first and last, as the paper's 50 measurements over 350 epochs."""
+    """``min(count, epochs)`` distinct epochs from 1 to ``epochs``, log-spaced: dense early, sparse late.
+
+    The epochs ``round(epochs ** (k / (count - 1)))`` for ``k = 0..count-1`` (``numpy.geomspace``),
+    always including the first and the last, as the paper's 50 measurements over 350 epochs
+    (Papyan, Han & Donoho 2020); early epochs that rounding merges are replaced by the smallest
+    epochs not yet chosen, so that the count is kept.
+
+    Parameters
+    ----------
+    epochs : int
+        The last epoch, at least 1.
+    count : int, default 30
+        How many epochs to choose, at least 1.
+
+    Returns
+    -------
+    list of int
+        Increasing.
+
+    Examples
+    --------
+    >>> log_spaced_epochs(350, 8)
+    [1, 2, 5, 12, 28, 66, 152, 350]
+    """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     if count < 1:
@@ -177,34 +237,6 @@ def _cpu_threads(count: int):
         torch.set_num_threads(previous)
 
 
-_CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "scheduler", "generator", "torch_rng", "history")
-
-
-def _read_checkpoint(path: Path) -> dict:
-    """A checkpoint written by :func:`train`, read without unpickling; a clear error for anything else."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated, foreign, or refused by weights_only (a crafted pickle)
-        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-        raise ValueError(
-            f"checkpoint {path} cannot be read as an ncedu.train checkpoint ({type(err).__name__}: {first}); it is "
-            "truncated, not a checkpoint, or holds objects that loading without unpickling refuses: delete it or "
-            "pass another path"
-        ) from None
-    if not isinstance(state, dict) or not all(k in state for k in _CHECKPOINT_KEYS):
-        keys = sorted(state)[:8] if isinstance(state, dict) else type(state).__name__
-        raise ValueError(
-            f"checkpoint {path} is not an ncedu.train checkpoint (it holds {keys}; a train checkpoint holds "
-            f"{list(_CHECKPOINT_KEYS)}); a plain model state_dict cannot be resumed: delete it or pass another path"
-        )
-    return state
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` as it reads back from JSON (tuples become lists), for comparing configs."""
-    return json.loads(json.dumps(value, default=str))
-
-
 def train(
     model: nn.Module,
     data: Data,
@@ -228,19 +260,21 @@ def train(
     checkpoint_every: int = 10,
     config: Optional[dict] = None,
     num_threads: Optional[int] = None,
+    record_layers: Optional[Sequence[str]] = None,
 ) -> History:
     """Train ``model`` on ``data`` for ``epochs`` epochs and record neural collapse.
 
     Parameters
     ----------
-    model : nn.Module
+    model : torch.nn.Module
         A classifier whose last layer is an ``nn.Linear`` (``model.classifier`` or the last one
         registered), e.g. :class:`ncedu.models.MLP`. Its input is the penultimate feature.
-    data : (inputs, labels)
-        Training tensors, e.g. from :func:`ncedu.data.load`.
+    data : tuple of (inputs, labels)
+        Training tensors (or arrays), e.g. from :func:`ncedu.data.load`: floating inputs with a
+        batch dimension, integer labels in ``0..C-1`` with every class present.
     epochs : int
         Number of passes over the training data (>= 1).
-    seed : int
+    seed : int, default 0
         Seeds the batch order (and anything random in the model's forward); initialise the model
         under ``torch.manual_seed`` yourself for a fully reproducible run. On a CPU the same seed
         gives bit-identical runs for the same torch version, CPU type and number of threads
@@ -248,32 +282,84 @@ def train(
         the matrix products, and training amplifies such differences: the flagship run ends with
         NC1 = 0.0058 on two threads and 0.0053 on one (terminal phase at epoch 112 in both). The
         book therefore quotes rounded values.
-    test : (inputs, labels), optional
-        Held-out data: test loss and accuracy are recorded at each measured epoch.
-    loss : {"cross_entropy", "mse"}
+    test : tuple of (inputs, labels), optional
+        Held-out data: test loss and accuracy are recorded at each measured epoch, and the metrics
+        of the test features (:data:`ncedu.history.TEST_FIELDS`: NC1–NC3, trace ratio and CDNV with
+        the test set's own class means; ``test_nc4`` against the nearest *training* class mean).
+        Labels must be classes of the classifier (a ``ValueError`` otherwise, before training); if
+        a class has no test sample, a warning says that the test-set metrics are NaN.
+    loss : {"cross_entropy", "mse"}, default "cross_entropy"
         ``"mse"`` is ``torch.nn.functional.mse_loss`` against one-hot targets: the mean over all
         ``N C`` squared entries, ``(1/(N C)) sum_i ||f(x_i) - e_{y_i}||^2``.
-    lr, momentum, weight_decay, batch_size :
-        SGD settings (the paper: momentum 0.9, weight decay 5e-4, batch 128). Weight decay
-        ``omega`` adds ``omega * theta`` to the gradient of every parameter ``theta`` (biases
-        included), i.e. minimises the loss plus ``(omega / 2) ||theta||^2``.
-    lr_milestones : epochs after which the learning rate is multiplied by ``lr_decay``
-        (default: 1/3 and 2/3 of ``epochs``, as the paper).
-    measure_epochs : epochs at which to measure (default: ``num_measurements`` log-spaced ones).
-    samples_per_class : training examples per class whose features are kept at every measurement.
-    device : default cuda, then mps, then cpu.
-    progress : show a progress bar (tqdm.auto: a bar in notebooks, plain text in terminals); never
+    lr, momentum, weight_decay : float, defaults 0.05, 0.9 and 5e-4
+        SGD settings (the paper: momentum 0.9, weight decay 5e-4). Weight decay ``omega`` adds
+        ``omega * theta`` to the gradient of every parameter ``theta`` (biases included), i.e.
+        minimises the loss plus ``(omega / 2) ||theta||^2``.
+    batch_size : int, default 128
+        Samples per SGD step (the paper: 128); the batch order is drawn from ``seed``.
+    lr_milestones : sequence of int, optional
+        Epochs after which the learning rate is multiplied by ``lr_decay`` (default: 1/3 and 2/3
+        of ``epochs``, as the paper).
+    lr_decay : float, default 0.1
+        The factor applied at each milestone.
+    measure_epochs : sequence of int, optional
+        Epochs at which to measure (default: ``num_measurements`` log-spaced ones,
+        :func:`~ncedu.training.log_spaced_epochs`).
+    num_measurements : int, default 30
+        How many log-spaced epochs to measure when ``measure_epochs`` is not given.
+    samples_per_class : int, default 20
+        Training examples per class whose features are kept at every measurement.
+    device : str or torch.device, optional
+        Default :func:`~ncedu.training.default_device`: cuda, then mps, then cpu.
+    progress : bool, default True
+        Show a progress bar (tqdm.auto: a bar in notebooks, plain text in terminals); never
         shown when the output is a static page (the book build, ``NCEDU_STATIC_WIDGETS=1``).
-    checkpoint : path of a checkpoint file; if it exists, training resumes from it. Written every
-        ``checkpoint_every`` epochs and at the end, atomically.
-    config : extra JSON-serialisable description saved in the History.
-    num_threads : CPU threads for training (``torch.set_num_threads``, restored afterwards); default
-        :func:`default_num_threads`, which leaves one core free. Recorded in the History's
+    checkpoint : str or os.PathLike, optional
+        Path of a checkpoint file; if it exists, training resumes from it (after checking that
+        it belongs to the same run and data). Written every ``checkpoint_every`` epochs and at the
+        end, atomically.
+    checkpoint_every : int, default 10
+        Epochs between checkpoints.
+    config : dict, optional
+        Extra JSON-serialisable description saved in the History.
+    num_threads : int, optional
+        CPU threads for training (``torch.set_num_threads``, restored afterwards); default
+        :func:`~ncedu.training.default_num_threads`, which leaves one core free. Recorded in the History's
         ``config["provenance"]``, since the thread count changes the rounding (see ``seed``).
+    record_layers : list of str, optional
+        Names of modules (``ncedu.hooks.module_names(model)`` lists them) whose outputs are measured
+        on the training data at each measured epoch by :func:`ncedu.measure_layers`: NC1, He & Su's
+        separation fuzziness and the rest of :data:`ncedu.history.LAYER_FIELDS`, one value per
+        layer, with the names in ``history.layers`` (and ``config["record_layers"]``). Two more
+        forward passes over the training set per measurement; nothing else changes.
 
     Returns
     -------
     History
+        One row per measured epoch: the learning rate, training (and test) loss and accuracy,
+        every metric of :func:`ncedu.measure` on the training features, the class means, ``W``,
+        ``b`` and the features of ``samples_per_class`` examples per class; with ``test`` the
+        test-set metrics, with ``record_layers`` the layers'.
+
+    Raises
+    ------
+    TrainingDivergedError
+        If the loss or the features become NaN or infinite.
+
+    Examples
+    --------
+    Three well-separated Gaussian classes, a small MLP, 40 epochs (well under a second):
+
+    >>> from ncedu.models import MLP
+    >>> _ = torch.manual_seed(0)
+    >>> y = torch.arange(90) % 3
+    >>> x = 3 * torch.eye(3, 8)[y] + torch.randn(90, 8)
+    >>> history = train(MLP(8, 3, width=16, depth=2), (x, y), epochs=40, lr=0.1, batch_size=30,
+    ...                 weight_decay=5e-3, num_measurements=10, progress=False)
+    >>> len(history), history["epoch"][[0, -1]].tolist(), float(history["train_acc"][-1])
+    (10, [1, 40], 1.0)
+    >>> bool(history["nc1"][-1] < history["nc1"][0])
+    True
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -309,7 +395,11 @@ def train(
             raise ValueError(f"test inputs have shape {tuple(test[0].shape[1:])} per sample but data has "
                              f"{tuple(x.shape[1:])}")
         if int(test[1].max()) >= C:
-            raise ValueError(f"test labels reach class {int(test[1].max())} but the model's classifier has {C} outputs")
+            raise ValueError(f"test labels reach class {int(test[1].max())} but the model's classifier has {C} outputs "
+                             f"(classes 0..{C - 1}): test data must hold only classes seen in training")
+    test_metrics = test is not None and check_test_classes(test[1], C)
+    layer_names = None if record_layers is None else check_record_layers(model, record_layers,
+                                                                          x[:2].to(_model_device(model)))
     if batch_size == 1 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         raise ValueError("batch_size=1 with a batch-norm model: one sample has no batch statistics to normalise "
                          "with; use batch_size >= 2 or a model without batch norm")
@@ -349,51 +439,19 @@ def train(
             "measure_epochs": sorted(measure_at),
             "samples_per_class": samples_per_class,
             "data_fingerprint": _fingerprint(x, y),
+            **({} if layer_names is None else {"record_layers": layer_names}),
             **(config or {}),
             # where the numbers came from: the same seed reproduces them bit for bit only with the
             # same torch version, device and thread count (not compared when resuming a checkpoint)
             "provenance": {"torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads()},
         }
-        history = History(config=run_config, sample_labels=y[sample_idx].numpy(), class_counts=counts.numpy())
+        history = History(config=run_config, sample_labels=y[sample_idx].numpy(), class_counts=counts.numpy(),
+                          layers=layer_names)
         start_epoch = 1
 
         ckpt_path = Path(checkpoint) if checkpoint is not None else None
         if ckpt_path is not None and ckpt_path.exists():
-            state = _read_checkpoint(ckpt_path)
-            saved = History.from_state(state["history"]).config
-            differ = sorted(k for k in set(saved) | set(run_config)
-                            if k != "provenance" and saved.get(k) != _jsonable(run_config.get(k)))
-            if differ:
-                what = "the training data differ (another dataset, subset or order); " if "data_fingerprint" in differ else ""
-                raise ValueError(
-                    f"checkpoint {ckpt_path} belongs to a different run ({what}settings {differ} differ); "
-                    "delete it or pass another checkpoint path"
-                )
-            try:
-                model.load_state_dict(state["model"])
-                optimizer.load_state_dict(state["optimizer"])
-                scheduler.load_state_dict(state["scheduler"])
-                generator.set_state(state["generator"])
-                torch.set_rng_state(state["torch_rng"])
-            except (RuntimeError, KeyError, ValueError, TypeError) as err:
-                first = str(err).strip().splitlines()[0][:300]
-                raise ValueError(f"checkpoint {ckpt_path} does not fit this model and optimiser ({first}); "
-                                 "it was saved from another architecture or width: delete it or pass another path") from None
-            history = History.from_state(state["history"])
-            start_epoch = int(state["epoch"]) + 1
-
-        def save_checkpoint(epoch: int) -> None:
-            state = {
-                "epoch": epoch,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "history": history.state(),
-            }
-            with atomic_path(ckpt_path) as tmp:
-                torch.save(state, tmp)
+            history, start_epoch = _checkpoint.resume(ckpt_path, run_config, model, optimizer, scheduler, generator)
 
         bar = None
         if progress and not static_output():
@@ -440,8 +498,13 @@ def train(
                     W, b = head.weight.detach().cpu(), None if head.bias is None else head.bias.detach().cpu()
                     m = measure(feats, y, W, b, num_classes=C)
                     test_loss = test_acc = None
+                    extra = {}  # what is recorded only when asked: test-set and layer metrics
                     if test is not None:
-                        test_loss, test_acc, _ = _evaluate(model, head, test[0], test[1], loss_fn, device)
+                        test_loss, test_acc, test_feats = _evaluate(model, head, test[0], test[1], loss_fn, device)
+                        if test_metrics:
+                            extra.update(record_test_metrics(test_feats, test[1], W, b, m.class_means, C))
+                    if layer_names is not None:
+                        extra.update(record_layer_metrics(model, head, x, y, layer_names, C, device))
                     history.append(
                         epoch=epoch,
                         lr=current_lr,
@@ -454,9 +517,10 @@ def train(
                         W=W.double().numpy(),
                         b=np.zeros(C) if b is None else b.double().numpy(),
                         sample_features=feats[sample_idx].numpy(),
+                        **extra,
                     )
                 if ckpt_path is not None and (epoch % checkpoint_every == 0 or epoch == epochs):
-                    save_checkpoint(epoch)
+                    _checkpoint.save(ckpt_path, epoch, model, optimizer, scheduler, generator, history)
                 if bar is not None:
                     post = {"loss": f"{running / max(seen, 1):.3g}"}
                     if len(history):

@@ -211,7 +211,7 @@ def plot_collapse(
        centre -- figure 7.
 
     Each run is one colour. The start of the terminal phase (the first measured epoch with 100%
-    training accuracy, :meth:`History.terminal_phase_start`) is a vertical dashed line in the
+    training accuracy, :meth:`~ncedu.History.terminal_phase_start`) is a vertical dashed line in the
     run's colour in every panel, labelled in the first. Learning-rate drops (the
     ``lr_milestones`` that :func:`ncedu.train` records in the run's config: the rate is
     multiplied by ``lr_decay`` after that epoch) are thin grey dotted lines, because the terminal
@@ -243,7 +243,18 @@ def plot_collapse(
 
     Examples
     --------
-    >>> fig = plot_collapse([h_ce, h_mse], labels=["cross-entropy", "MSE"])  # doctest: +SKIP
+    A run of a few epochs on a Gaussian mixture (a chapter passes ``ncedu.experiments.flagship()``):
+
+    >>> import torch, ncedu
+    >>> _ = torch.manual_seed(0)
+    >>> x, y = ncedu.data.load("gaussian", num_classes=3, dim=8, per_class=30, separation=6)
+    >>> h = ncedu.train(ncedu.models.MLP(8, 3, width=16, depth=2), (x, y), epochs=20, batch_size=30,
+    ...                 num_measurements=8, samples_per_class=10, progress=False)
+    >>> fig = plot_collapse(h)
+    >>> [ax.get_title() for ax in fig.axes][:3], h.terminal_phase_start()
+    (['Training error', 'NC1: within-class variability', 'NC2: equal norms'], 6)
+    >>> fig = plot_collapse([h, h], labels=["first", "again"])   # runs overlaid, one colour each
+    >>> plt.close("all")
     """
     histories = _as_histories(history_or_histories)
     fields = [field for *_, curves in COLLAPSE_PANELS for field, _ in curves]
@@ -332,6 +343,7 @@ def plot_gram(history: History, epoch: Optional[int] = None) -> Figure:
     Parameters
     ----------
     history : History
+        Needs ``class_means``.
     epoch : int, optional
         A measured epoch (default: the last).
 
@@ -339,6 +351,18 @@ def plot_gram(history: History, epoch: Optional[int] = None) -> Figure:
     -------
     matplotlib.figure.Figure
         Two axes whose images carry the gids ``"ncedu-gram"`` and ``"ncedu-etf-gram"``, and a colour bar.
+
+    Examples
+    --------
+    >>> import torch, ncedu
+    >>> _ = torch.manual_seed(0)
+    >>> x, y = ncedu.data.load("gaussian", num_classes=3, dim=8, per_class=30, separation=6)
+    >>> h = ncedu.train(ncedu.models.MLP(8, 3, width=16, depth=2), (x, y), epochs=20, batch_size=30,
+    ...                 num_measurements=8, samples_per_class=10, progress=False)
+    >>> fig = plot_gram(h, epoch=20)
+    >>> [image.get_gid() for ax in fig.axes for image in ax.images]
+    ['ncedu-gram', 'ncedu-etf-gram']
+    >>> plt.close(fig)
     """
     check_history(history)
     require_arrays(history, ("class_means",), name="history", purpose="plot_gram")
@@ -389,6 +413,20 @@ def plot_projection(history: History, epoch: Optional[int] = None, ax: Optional[
     -------
     matplotlib.figure.Figure
         The figure of ``ax``.
+
+    Examples
+    --------
+    >>> import torch, ncedu
+    >>> _ = torch.manual_seed(0)
+    >>> x, y = ncedu.data.load("gaussian", num_classes=3, dim=8, per_class=30, separation=6)
+    >>> h = ncedu.train(ncedu.models.MLP(8, 3, width=16, depth=2), (x, y), epochs=20, batch_size=30,
+    ...                 num_measurements=8, samples_per_class=10, progress=False)
+    >>> fig = plot_projection(h)
+    >>> sorted({artist.get_gid() for artist in fig.axes[0].get_children() if artist.get_gid()})
+    ['ncedu-classifiers', 'ncedu-means', 'ncedu-samples', 'ncedu-simplex']
+    >>> fig3d = plt.figure()
+    >>> _ = plot_projection(h, epoch=1, ax=fig3d.add_subplot(projection="3d"))   # the 3-D view
+    >>> plt.close("all")
     """
     check_history(history)
     i = epoch_index(history, epoch)
@@ -444,6 +482,18 @@ def plot_spectra(history: History, epoch: Optional[int] = None, ax: Optional[Axe
     -------
     matplotlib.figure.Figure
         The figure of the axes, which holds two lines labelled ``"Σ_W ..."`` and ``"Σ_B ..."``.
+
+    Examples
+    --------
+    >>> import torch, ncedu
+    >>> _ = torch.manual_seed(0)
+    >>> x, y = ncedu.data.load("gaussian", num_classes=3, dim=8, per_class=30, separation=6)
+    >>> h = ncedu.train(ncedu.models.MLP(8, 3, width=16, depth=2), (x, y), epochs=20, batch_size=30,
+    ...                 num_measurements=8, samples_per_class=10, progress=False)
+    >>> fig = plot_spectra(h)
+    >>> [line.get_label()[:3] for line in fig.axes[0].get_lines()]
+    ['Σ_W', 'Σ_B']
+    >>> plt.close(fig)
     """
     check_history(history)
     require_arrays(history, ("class_means", "sample_features"), name="history", purpose="plot_spectra")

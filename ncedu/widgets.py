@@ -32,7 +32,7 @@ import re
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 from matplotlib import animation
@@ -42,6 +42,10 @@ from ._panels import VIEWS, ScrubberFigure
 from .history import History
 from ._frames import project_history
 from ._runinfo import check_history
+
+if TYPE_CHECKING:  # notebook-only libraries, imported inside the functions that need them
+    import ipywidgets
+    from IPython.display import HTML
 
 __all__ = ["epoch_scrubber", "static_scrubber", "animation_html", "STATIC_ENV_VAR", "STATIC_DPI", "VIEWS"]
 
@@ -107,7 +111,7 @@ def _offline_player(html: str) -> str:
     return html
 
 
-def animation_html(anim: animation.Animation):
+def animation_html(anim: animation.Animation) -> "HTML":
     """Any matplotlib animation as a self-contained HTML/JavaScript player that works offline.
 
     ``Animation.to_jshtml()`` embeds every frame, but its player loads its button icons from a
@@ -119,11 +123,22 @@ def animation_html(anim: animation.Animation):
     Parameters
     ----------
     anim : matplotlib.animation.Animation
+        E.g. from :func:`ncedu.viz.animate`.
 
     Returns
     -------
     IPython.display.HTML
         Its ``.data`` is the HTML text.
+
+    Examples
+    --------
+    >>> import matplotlib.figure
+    >>> fig = matplotlib.figure.Figure(figsize=(1, 1))
+    >>> line, = fig.add_subplot().plot([0, 1], [0, 1])
+    >>> anim = animation.FuncAnimation(fig, lambda k: line.set_ydata([k, 1 - k]), frames=2)
+    >>> html = animation_html(anim).data
+    >>> "<script" in html, "font-awesome" in html     # the player, with no stylesheet from a CDN
+    (True, False)
     """
     from IPython.display import HTML
 
@@ -132,7 +147,8 @@ def animation_html(anim: animation.Animation):
     return HTML(_offline_player(anim.to_jshtml()))
 
 
-def static_scrubber(history: History, *, view: str = "geometry", fps: float = 4, dpi: Optional[float] = None):
+def static_scrubber(history: History, *, view: str = "geometry", fps: float = 4,
+                    dpi: Optional[float] = None) -> "HTML":
     """The scrubber as a self-contained HTML/JavaScript animation, for pages with no kernel.
 
     One frame per measured epoch, drawn by the same code as :func:`epoch_scrubber`, embedded as
@@ -146,9 +162,9 @@ def static_scrubber(history: History, *, view: str = "geometry", fps: float = 4,
     ----------
     history : History
         Needs ``class_means``, ``W``, ``b``, ``sample_features`` and ``sample_labels``.
-    view : str
+    view : str, default "geometry"
         Which panels to show (see :func:`epoch_scrubber`).
-    fps : float
+    fps : float, default 4
         Frames (epochs) per second when playing.
     dpi : float, optional
         Resolution of the frames (default :data:`STATIC_DPI`); the size grows with its square.
@@ -157,6 +173,17 @@ def static_scrubber(history: History, *, view: str = "geometry", fps: float = 4,
     -------
     IPython.display.HTML
         Its ``.data`` is the HTML text.
+
+    Examples
+    --------
+    >>> import torch, ncedu
+    >>> _ = torch.manual_seed(0)
+    >>> x, y = ncedu.data.load("gaussian", num_classes=3, dim=8, per_class=30, separation=6)
+    >>> h = ncedu.train(ncedu.models.MLP(8, 3, width=16, depth=2), (x, y), epochs=20, batch_size=30,
+    ...                 num_measurements=8, samples_per_class=10, progress=False)
+    >>> html = static_scrubber(h, view="means").data
+    >>> html.count("data:image/png;base64") == len(h)     # one frame per measured epoch
+    True
     """
     from IPython.display import HTML
 
@@ -212,7 +239,7 @@ class _Player:
             self._thread.join(timeout)
 
 
-def epoch_scrubber(history: History, *, view: str = "geometry", fps: float = 4):
+def epoch_scrubber(history: History, *, view: str = "geometry", fps: float = 4) -> Union["ipywidgets.VBox", "HTML"]:
     """An epoch slider with play and step buttons over the panels of one view of a run.
 
     In a live kernel: a ``VBox`` holding an ``HBox`` of text buttons (``◀ back``, ``▶ play`` /
@@ -230,9 +257,9 @@ def epoch_scrubber(history: History, *, view: str = "geometry", fps: float = 4):
     ----------
     history : History
         Needs ``class_means``, ``W``, ``b``, ``sample_features`` and ``sample_labels``.
-    view : {"geometry", "features", "means", "classifier", "decisions"}
+    view : {"geometry", "features", "means", "classifier", "decisions"}, default "geometry"
         Which panels to show (module docstring); ``"geometry"`` shows everything at a glance.
-    fps : float
+    fps : float, default 4
         Epochs per second when playing.
 
     Returns
@@ -246,8 +273,18 @@ def epoch_scrubber(history: History, *, view: str = "geometry", fps: float = 4):
 
     Examples
     --------
-    >>> scrubber = epoch_scrubber(history, view="classifier")   # doctest: +SKIP
-    >>> scrubber.slider.value = 120   # a measured epoch           # doctest: +SKIP
+    Outside a notebook the widget is built but not shown; scripts drive it through its attributes:
+
+    >>> import torch, ncedu
+    >>> _ = torch.manual_seed(0)
+    >>> x, y = ncedu.data.load("gaussian", num_classes=3, dim=8, per_class=30, separation=6)
+    >>> h = ncedu.train(ncedu.models.MLP(8, 3, width=16, depth=2), (x, y), epochs=20, batch_size=30,
+    ...                 num_measurements=8, samples_per_class=10, progress=False)
+    >>> scrubber = epoch_scrubber(h, view="classifier")
+    >>> scrubber.slider.value = 13            # a measured epoch: the figure is redrawn
+    >>> scrubber.forward.click()
+    >>> scrubber.slider.value, scrubber.last_png[1:4]
+    (20, b'PNG')
     """
     if static_output():
         return static_scrubber(history, view=view, fps=fps)

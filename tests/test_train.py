@@ -14,6 +14,8 @@ import ncedu
 from ncedu.history import FORMAT_VERSION, History, HistoryFormatError
 from ncedu.training import TrainingDivergedError, log_spaced_epochs
 
+from .reference import reference_metrics
+
 torch.set_num_threads(1)
 
 
@@ -264,3 +266,56 @@ def test_the_training_module_is_not_shadowed_by_the_function():
     module = importlib.import_module("ncedu.training")
     assert isinstance(module, types.ModuleType) and ncedu.train is module.train
     assert callable(ncedu.train)
+
+
+# ----------------------------------------------------------------- test-set metrics
+def test_test_set_metrics_are_those_of_the_test_features_with_nc4_against_the_training_means():
+    x, y = mixture()
+    xt, yt = mixture(per_class=25, split="test")
+    model = small_mlp()
+    h = ncedu.train(model, (x, y), test=(xt, yt), epochs=10, measure_epochs=[4, 10], progress=False, batch_size=32)
+    model.eval()
+    with torch.no_grad():
+        feats = model.features(xt).double().numpy()
+    W, b = model.classifier.weight.detach().double().numpy(), model.classifier.bias.detach().double().numpy()
+    ref = reference_metrics(feats, yt.numpy(), W, b)  # the test set's own class means and sample mean
+    for key in ("nc1", "nc2_equinorm_means", "nc2_equiangular_means", "nc2_maxangle_means", "nc3",
+                "nc1_trace_ratio", "cdnv"):
+        assert h[f"test_{key}"][-1] == pytest.approx(ref[key], rel=1e-5), key
+    train_means = h["class_means"][-1]
+    nearest_train = np.argmin(((feats[:, None, :] - train_means[None]) ** 2).sum(2), axis=1)
+    network = np.argmax(feats @ W.T + b, axis=1)
+    assert h["test_nc4"][-1] == pytest.approx(np.mean(network != nearest_train))
+    nearest_test = np.argmin(((feats[:, None, :] - ref["class_means"][None]) ** 2).sum(2), axis=1)
+    assert np.any(nearest_test != nearest_train)  # the two centres differ here, so the choice is tested
+    assert h["test_nc1"][-1] > h["nc1"][-1]  # held-out features are spread more than the training ones
+
+
+def test_without_test_data_the_test_set_metrics_are_nan():
+    h = quick_train(epochs=3)
+    for key in ("test_nc1", "test_nc3", "test_nc4", "test_cdnv"):
+        assert np.all(np.isnan(h[key])), key
+
+
+def test_test_data_missing_a_class_warns_and_records_nan_but_keeps_loss_and_accuracy():
+    xt, yt = mixture(per_class=10, split="test")
+    keep = yt != 2
+    with pytest.warns(RuntimeWarning, match=r"test labels have no samples of class\(es\) \[2\]: the test-set metrics"):
+        h = quick_train(epochs=3, test=(xt[keep], yt[keep]))
+    assert np.all(np.isnan(h["test_nc1"])) and np.all(np.isfinite(h["test_acc"]))
+
+
+def test_test_data_with_classes_unseen_in_training_is_refused_before_training():
+    x, y = mixture()
+    with pytest.raises(ValueError, match=r"test labels reach class 3 .* test data must hold only classes seen in training"):
+        ncedu.train(small_mlp(), (x, y), test=(x, y + 1), epochs=1, progress=False)
+
+
+def test_a_checkpoint_state_from_before_the_test_set_fields_reads_them_as_not_measured():
+    h = quick_train(epochs=3)
+    state = h.state()
+    for row in state["rows"]:
+        for key in [k for k in row if k.startswith("test_nc")]:
+            del row[key]
+    again = History.from_state(state)
+    assert np.all(np.isnan(again["test_nc1"])) and np.array_equal(again["nc1"], h["nc1"])

@@ -57,6 +57,15 @@ class CheckResult:
         ``"returned_none"``); None when passed, not attempted or not diagnosed.
     passed : bool
         ``status == "passed"``.
+
+    Examples
+    --------
+    >>> from ncedu.exercises import check
+    >>> def wrong_global_mean(H, y):       # the mean of the class means: a named mistake
+    ...     return np.stack([H[y == c].mean(0) for c in np.unique(y)]).mean(0)
+    >>> result = check("global_mean", wrong_global_mean, quiet=True)
+    >>> result.status, result.passed, result.mistake
+    ('failed', False, 'global_mean_of_class_means')
     """
 
     name: str
@@ -141,8 +150,49 @@ class Exercise:
         How the student's function is called and what it returns.
     description : str
         What the function computes, and the inputs it receives.
+    arg_names : tuple of str
+        The names of the student function's arguments, in order.
+    make_cases : callable
+        ``make_cases() -> list of cases``: the hidden cases, from fixed seeds.
+    shape : tuple
+        The expected shape of the answer, with the symbols ``"C"``, ``"p"``, ``"N"`` of each case
+        (``()`` for a number).
+    reference : callable or None
+        ``reference(case)``: the correct answer, computed independently of ``ncedu``.
+    variants : tuple
+        Wrong answers to recognise, each with a code and a message (``compute(case)`` its value).
+    diagnose : callable or None
+        ``diagnose(answer, case)``: a finding about a wrong answer, or None.
+    properties : tuple of callables
+        Structural checks ``check(answer, case)`` (symmetry, positive semi-definiteness, ...).
+    judge : callable or None
+        Replaces the comparison with ``reference`` (answers correct up to an invariance).
+    judge_raw : callable or None
+        Replaces all judging, the type included (answers that are not arrays).
+    shape_hints : tuple
+        Telling wrong shapes, each with a code and a message.
+    explain_error : callable or None
+        ``explain_error(exception, case)``: a finding about an exception the answer raised.
+    on_warning : callable or None
+        ``on_warning(warnings, case)``: a finding about the numpy warnings an answer raised.
+    optional_args : int
+        How many trailing arguments the student's function may omit.
+    other_codes : tuple of str
+        Mistake codes that ``diagnose``, ``judge`` or the others can return.
     mistakes : tuple of str
         The codes of the mistakes this exercise recognises (a property).
+
+    Exercises are built by :mod:`ncedu.exercises.foundations` and :mod:`ncedu.exercises.theory` and
+    registered in ``ncedu.exercises.EXERCISES``; :func:`~ncedu.exercises.check` runs them.
+
+    Examples
+    --------
+    >>> from ncedu.exercises import EXERCISES
+    >>> ex = EXERCISES["global_mean"]
+    >>> ex.arg_names, ex.shape, len(ex.cases())
+    (('H', 'y'), ('p',), 8)
+    >>> "global_mean_of_class_means" in ex.mistakes
+    True
     """
 
     name: str
@@ -166,11 +216,18 @@ class Exercise:
 
     @property
     def mistakes(self) -> tuple[str, ...]:
+        """The codes of the mistakes this exercise recognises (variants, shape hints, the others)."""
         codes = [m.code for m in self.variants] + [h.code for h in self.shape_hints] + list(self.other_codes)
         return tuple(dict.fromkeys(codes))
 
     def cases(self) -> list[_Case]:
-        """The hidden cases, generated afresh from their fixed seeds (identical on every call)."""
+        """The hidden cases, generated afresh from their fixed seeds (identical on every call).
+
+        Returns
+        -------
+        list
+            The cases; each holds the arguments the student's function gets (``case.args``).
+        """
         return self.make_cases()
 
 

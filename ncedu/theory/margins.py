@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .._validation import check_labels
+from .._validation import ArrayLike, check_labels
 
 from ._inputs import _binary_labels, _matrix, _scipy_nnls, _sigmoid, _vector
 
@@ -37,6 +37,16 @@ class LogisticPath:
         The final iterate ``w_T``.
     lr : float
         The step size used.
+
+    Examples
+    --------
+    >>> X = np.array([[2.0, 1.0], [1.0, 2.0], [4.0, 1.0], [-2.0, -1.0], [-1.0, -2.0]])
+    >>> y = np.array([1, 1, 1, -1, -1])
+    >>> path = gradient_descent_logistic(X, y, steps=1000, record_at=[10, 100, 1000])
+    >>> path.steps.tolist(), path.directions.shape, path.weights.shape
+    ([10, 100, 1000], (3, 2), (2,))
+    >>> bool(np.all(np.diff(path.norms) > 0)), bool(np.all(np.diff(path.losses) < 0))
+    (True, True)
     """
 
     steps: np.ndarray
@@ -52,8 +62,8 @@ def _logistic_loss(margins: np.ndarray) -> float:
 
 
 def gradient_descent_logistic(
-    X: Any,
-    y: Any,
+    X: ArrayLike,
+    y: ArrayLike,
     *,
     steps: int,
     lr: Optional[float] = None,
@@ -103,6 +113,22 @@ def gradient_descent_logistic(
     ----------
     Soudry, Hoffer, Nacson, Gunasekar & Srebro (2018), JMLR 19, Theorem 3; Papyan, Han & Donoho (2020),
     Proposition 2.
+
+    Examples
+    --------
+    The SVM direction of these points is ``(1, 1) / sqrt(2)`` (the constraints of ``(2, 1)`` and
+    ``(1, 2)`` are symmetric and the others are slack), while the first step of gradient descent
+    points along ``sum_i y_i x_i = (10, 7)``; the angle to the SVM closes slowly, as ``1 / log t``,
+    while the norm grows by about the same amount per decade of steps, as ``log t``:
+
+    >>> X = np.array([[2.0, 1.0], [1.0, 2.0], [4.0, 1.0], [-2.0, -1.0], [-1.0, -2.0]])
+    >>> y = np.array([1, 1, 1, -1, -1])
+    >>> path = gradient_descent_logistic(X, y, steps=10_000, record_at=[10, 100, 1000, 10_000])
+    >>> u = np.array([1.0, 1.0]) / np.sqrt(2)
+    >>> np.round([angle_between(d, u) for d in path.directions], 3)
+    array([0.093, 0.048, 0.027, 0.016])
+    >>> np.round(np.diff(path.norms), 2)
+    array([1.02, 1.07, 1.08])
     """
     Xm = _matrix(X, "X")
     s = _binary_labels(y, Xm.shape[0])
@@ -179,7 +205,7 @@ def _least_distance(G: np.ndarray, not_feasible: str) -> np.ndarray:
     return w
 
 
-def max_margin_direction(X: Any, y: Any) -> tuple[np.ndarray, float]:
+def max_margin_direction(X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, float]:
     r"""The hard-margin SVM direction through the origin (no bias), and its margin.
 
     Solves
@@ -202,6 +228,7 @@ def max_margin_direction(X: Any, y: Any) -> tuple[np.ndarray, float]:
     Parameters
     ----------
     X : array of shape (N, d)
+        Samples as rows.
     y : array of shape (N,)
         Binary labels in ``{0, 1}`` or ``{-1, +1}``; both classes must occur.
 
@@ -222,6 +249,17 @@ def max_margin_direction(X: Any, y: Any) -> tuple[np.ndarray, float]:
     ----------
     Soudry et al. (2018), JMLR 19 (the limit direction); C. L. Lawson & R. J. Hanson, *Solving Least
     Squares Problems*, 1974, ch. 23 (LDP via NNLS).
+
+    Examples
+    --------
+    By the symmetry of the two closest points, the direction is ``(1, 1) / sqrt(2)`` and the
+    margin ``3 / sqrt(2)``:
+
+    >>> X = np.array([[2.0, 1.0], [1.0, 2.0], [4.0, 1.0], [-2.0, -1.0], [-1.0, -2.0]])
+    >>> y = np.array([1, 1, 1, -1, -1])
+    >>> u, gamma = max_margin_direction(X, y)
+    >>> bool(np.allclose(u, [2 ** -0.5, 2 ** -0.5])), round(gamma, 6), round(3 / math.sqrt(2), 6)
+    (True, 2.12132, 2.12132)
     """
     Xm = _matrix(X, "X")
     s = _binary_labels(y, Xm.shape[0])
@@ -234,7 +272,7 @@ def max_margin_direction(X: Any, y: Any) -> tuple[np.ndarray, float]:
     return direction, gamma
 
 
-def margin(X: Any, y: Any, w: Any) -> float:
+def margin(X: ArrayLike, y: ArrayLike, w: ArrayLike) -> float:
     r"""The (normalised) margin of the homogeneous separator ``w``: ``min_i y_i w^T x_i / ||w||``.
 
     Positive iff ``w`` separates the data through the origin; the hard-margin SVM direction maximises it.
@@ -242,10 +280,23 @@ def margin(X: Any, y: Any, w: Any) -> float:
     Parameters
     ----------
     X : array of shape (N, d)
+        Samples as rows.
     y : array of shape (N,)
         Binary labels in ``{0, 1}`` or ``{-1, +1}``.
     w : array of shape (d,)
         A non-zero weight vector.
+
+    Returns
+    -------
+    float
+        In units of ``X``; negative when some sample is on the wrong side.
+
+    Examples
+    --------
+    >>> X = np.array([[2.0, 1.0], [1.0, 2.0], [4.0, 1.0], [-2.0, -1.0], [-1.0, -2.0]])
+    >>> y = np.array([1, 1, 1, -1, -1])
+    >>> round(margin(X, y, [1.0, 1.0]), 6), round(margin(X, y, [1.0, 0.0]), 6)
+    (2.12132, 1.0)
     """
     Xm = _matrix(X, "X")
     s = _binary_labels(y, Xm.shape[0])
@@ -256,11 +307,29 @@ def margin(X: Any, y: Any, w: Any) -> float:
     return float(np.min(s * (Xm @ wv)) / nrm)
 
 
-def angle_between(u: Any, v: Any) -> float:
+def angle_between(u: ArrayLike, v: ArrayLike) -> float:
     r"""The angle in radians, in ``[0, pi]``, between two non-zero vectors.
 
     Computed as ``2 atan2(||u' - v'||, ||u' + v'||)`` with ``u' = u/||u||`` and ``v' = v/||v||``, which
-    stays accurate for tiny angles (``arccos`` of the cosine loses half the digits there).
+    stays accurate for tiny angles (``arccos`` of the cosine loses half the digits there; Kahan,
+    "How futile are mindless assessments of roundoff in floating-point computation?", 2006, §12).
+
+    Parameters
+    ----------
+    u, v : array of shape (d,)
+        Non-zero vectors of the same length.
+
+    Returns
+    -------
+    float
+        The angle in radians.
+
+    Examples
+    --------
+    >>> bool(np.isclose(angle_between([1.0, 0.0], [1.0, 1.0]), np.pi / 4))
+    True
+    >>> angle_between([1.0, 0.0], [1.0, 1e-9])    # arccos of the cosine gives 0.0 here
+    1e-09
     """
     a = _vector(u, "u")
     b = _vector(v, "v", a.shape[0])
@@ -303,8 +372,8 @@ def _record_steps(steps: Any, record_every: Optional[int], record_at: Optional[S
 
 
 def gradient_descent_cross_entropy(
-    X: Any,
-    y: Any,
+    X: ArrayLike,
+    y: ArrayLike,
     *,
     steps: int,
     lr: Optional[float] = None,
@@ -330,10 +399,13 @@ def gradient_descent_cross_entropy(
     Parameters
     ----------
     X : array of shape (N, d)
+        Samples as rows.
     y : array of shape (N,)
         Integer labels in ``0..C-1``, every class present.
-    steps, record_every, record_at :
-        As in :func:`gradient_descent_logistic`.
+    steps : int
+        Number of updates ``T >= 1``.
+    record_every, record_at : int or sequence of int, optional
+        Which iterations to record, as in :func:`gradient_descent_logistic`.
     lr : float, optional
         Step size; default ``1 / beta`` with ``beta = ||X||_2^2 / (2N)``, an upper bound on the
         smoothness of ``L`` (the Hessian of log-sum-exp has norm at most 1/2).
@@ -343,6 +415,23 @@ def gradient_descent_cross_entropy(
     LogisticPath
         With ``directions`` of shape ``(K, C, d)`` (``W_t / ||W_t||_F``), ``norms`` the Frobenius
         norms, ``losses`` the cross-entropy and ``weights`` the final ``(C, d)`` matrix.
+
+    Examples
+    --------
+    Three noisy classes around a simplex: the margin of ``W_t / ||W_t||_F`` climbs towards the
+    hard-margin SVM's, slowly:
+
+    >>> from ncedu import simplex_etf
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.arange(30) % 3
+    >>> X = 2 * simplex_etf(3, 2)[y] + 0.3 * rng.standard_normal((30, 2))
+    >>> path = gradient_descent_cross_entropy(X, y, steps=1000, record_at=[10, 100, 1000])
+    >>> path.directions.shape
+    (3, 3, 2)
+    >>> margins = [multiclass_margin(X, y, U) for U in path.directions]
+    >>> best = max_margin_multiclass(X, y)[1]
+    >>> bool(margins[0] < margins[1] < margins[2] < best)
+    True
     """
     Xm, labels, C = _multiclass(X, y)
     N = Xm.shape[0]
@@ -368,11 +457,35 @@ def _pair_constraints(Xm: np.ndarray, labels: np.ndarray, C: int) -> np.ndarray:
     return G.reshape(len(i), C * d)
 
 
-def multiclass_margin(X: Any, y: Any, W: Any) -> float:
+def multiclass_margin(X: ArrayLike, y: ArrayLike, W: ArrayLike) -> float:
     r"""The normalised multiclass margin ``min_i min_{c != y_i} (w_{y_i} - w_c)^T x_i / ||W||_F``.
 
     Positive iff ``argmax_c w_c . x_i = y_i`` for every sample (with no ties); for two classes and
     ``W = [-w/2; w/2]`` it is ``sqrt(2) margin(X, y, w)`` (``w_1 - w_0 = w`` while ``||W||_F = ||w|| / sqrt(2)``).
+
+    Parameters
+    ----------
+    X : array of shape (N, d)
+        Samples as rows.
+    y : array of shape (N,)
+        Integer labels in ``0..C-1``, every class present.
+    W : array of shape (C, d)
+        A non-zero classifier, one row per class.
+
+    Returns
+    -------
+    float
+        Negative when some sample is misclassified.
+
+    Examples
+    --------
+    One sample at each vertex of a simplex ETF, classified by the simplex itself: every margin is
+    ``(1 + 1/2) / ||V||_F = 1.5 / sqrt(3)``.
+
+    >>> from ncedu import simplex_etf
+    >>> V = simplex_etf(3, 2)
+    >>> round(multiclass_margin(V, [0, 1, 2], V), 6), round(1.5 / math.sqrt(3), 6)
+    (0.866025, 0.866025)
     """
     Xm, labels, C = _multiclass(X, y)
     Wm = _matrix(W, "W")
@@ -387,7 +500,7 @@ def multiclass_margin(X: Any, y: Any, W: Any) -> float:
     return float(np.min(own - Z.max(axis=1)) / nrm)
 
 
-def max_margin_multiclass(X: Any, y: Any) -> tuple[np.ndarray, float]:
+def max_margin_multiclass(X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, float]:
     r"""The multiclass hard-margin SVM without bias (Crammer & Singer's), as a direction, and its margin.
 
     Solves
@@ -404,15 +517,40 @@ def max_margin_multiclass(X: Any, y: Any) -> tuple[np.ndarray, float]:
     of :func:`gradient_descent_cross_entropy` (Soudry et al. 2018). For two classes it reduces to
     the binary SVM: ``u_1 - u_0`` is parallel to :func:`max_margin_direction`.
 
+    Parameters
+    ----------
+    X : array of shape (N, d)
+        Samples as rows.
+    y : array of shape (N,)
+        Integer labels in ``0..C-1``, every class present.
+
     Returns
     -------
     direction : numpy.ndarray of shape (C, d)
+        ``U``, of unit Frobenius norm.
     margin : float
+        ``gamma > 0``.
 
     Raises
     ------
     ValueError
         If no ``W`` classifies every sample correctly (``argmax_c w_c . x_i = y_i``), or on bad input.
+
+    References
+    ----------
+    K. Crammer & Y. Singer, "On the algorithmic implementation of multiclass kernel-based vector
+    machines", JMLR 2, 2001; Soudry et al. (2018), JMLR 19, Section 4.
+
+    Examples
+    --------
+    With one sample at each vertex of a simplex ETF ``V``, the SVM is the simplex itself,
+    ``U = V / ||V||_F`` (self-duality, NC3, at the level of the SVM), by symmetry:
+
+    >>> from ncedu import simplex_etf
+    >>> V = simplex_etf(3, 2)
+    >>> U, gamma = max_margin_multiclass(V, [0, 1, 2])
+    >>> bool(np.allclose(U, V / np.sqrt(3))), round(gamma, 6)
+    (True, 0.866025)
     """
     Xm, labels, C = _multiclass(X, y)
     G = _pair_constraints(Xm, labels, C)

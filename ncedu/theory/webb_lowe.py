@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
-from .._validation import check_labels
+from .._validation import ArrayLike, check_labels
 
 from ._inputs import _matrix
 
 
 def webb_lowe_classifier(
-    features: Any,
-    labels: Any,
+    features: ArrayLike,
+    labels: ArrayLike,
     *,
     weighting: str = "balanced",
     rcond: Optional[float] = None,
