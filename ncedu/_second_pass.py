@@ -55,8 +55,10 @@ class SecondPass:
 
     Attributes
     ----------
-    num_classes, dim : int
-        ``C`` and ``p``.
+    num_classes : int
+        ``C``.
+    dim : int
+        ``p``.
     device : torch.device or None
         As given.
 
@@ -179,8 +181,10 @@ class NearestCentreMismatch:
 
     Attributes
     ----------
-    mismatches, total : int
-        Samples counted as mismatched, and all samples counted.
+    mismatches : int
+        Samples counted as mismatched.
+    total : int
+        All samples counted.
 
     Examples
     --------

@@ -100,6 +100,8 @@ class History:
     layers : tuple of str or None
         As given; ``history["layer_nc1"][:, history.layers.index(name)]`` is one layer's NC1.
 
+    Notes
+    -----
     Reading: ``history[field]`` stacks a field over the measured epochs (:data:`~ncedu.history.SCALAR_FIELDS`
     give shape (E,), ``epoch`` as int64; :data:`~ncedu.history.ARRAY_FIELDS` give (E, ...)); ``len(history)`` is
     E, ``field in history`` and :meth:`keys` say what was recorded, :meth:`at` gives one epoch,

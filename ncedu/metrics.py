@@ -458,9 +458,9 @@ def measure(features: ArrayLike, labels: ArrayLike, W: Optional[ArrayLike] = Non
 
     .. math::
 
-        \mathrm{NC1} = \tfrac{1}{C}\operatorname{Tr}(\Sigma_W \Sigma_B^{\dagger}), \quad
-        \mathrm{NC3} = \Big\| \tfrac{W}{\|W\|_F} - \tfrac{M}{\|M\|_F} \Big\|_F^2, \quad
-        \mathrm{NC4} = \tfrac{1}{N}\#\{i : \arg\max_c (w_c^\top h_i + b_c) \neq \arg\min_c \|h_i - \mu_c\|\}
+        \mathrm{NC1} &= \tfrac{1}{C}\operatorname{Tr}(\Sigma_W \Sigma_B^{\dagger}), \\
+        \mathrm{NC3} &= \Big\| \tfrac{W}{\|W\|_F} - \tfrac{M}{\|M\|_F} \Big\|_F^2, \\
+        \mathrm{NC4} &= \tfrac{1}{N}\#\{i : \arg\max_c (w_c^\top h_i + b_c) \neq \arg\min_c \|h_i - \mu_c\|\}
 
     and the NC2 statistics (equinorm, equiangularity, max-angle) of the centred means and of the
     rows of ``W``; see the module docstring for every definition.

@@ -31,7 +31,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from ._validation import as_tensor, check_features, check_int, check_labels, check_real, check_seed
+from ._validation import ArrayLike, as_tensor, check_features, check_int, check_labels, check_real, check_seed
 from .metrics import nearest_centre
 
 __all__ = ["ProbeResult", "few_shot_split", "ncc_probe", "linear_probe"]
@@ -81,7 +81,7 @@ def _labels(labels: Any, name: str) -> np.ndarray:
     return y.cpu().numpy()
 
 
-def few_shot_split(labels: Any, shots: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def few_shot_split(labels: ArrayLike, shots: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Choose ``shots`` examples of every class by a seed: the few-shot training set and the rest.
 
     Parameters
@@ -147,7 +147,8 @@ def _prepare(train_features: Any, train_labels: Any, test_features: Any, test_la
     return Htr, np.searchsorted(classes, ytr), Hte, yte, classes
 
 
-def ncc_probe(train_features: Any, train_labels: Any, test_features: Any, test_labels: Any) -> ProbeResult:
+def ncc_probe(train_features: ArrayLike, train_labels: ArrayLike, test_features: ArrayLike,
+              test_labels: ArrayLike) -> ProbeResult:
     r"""The nearest-class-centre probe: class means of the training features, each test feature to the nearest.
 
     .. math::
@@ -196,7 +197,7 @@ def ncc_probe(train_features: Any, train_labels: Any, test_features: Any, test_l
                        classes=classes.astype(np.int64), means=means)
 
 
-def linear_probe(train_features: Any, train_labels: Any, test_features: Any, test_labels: Any, *,
+def linear_probe(train_features: ArrayLike, train_labels: ArrayLike, test_features: ArrayLike, test_labels: ArrayLike, *,
                  weight_decay: float = 1e-3, max_iter: int = 500, tol: float = 1e-8) -> ProbeResult:
     r"""A multinomial logistic-regression probe on frozen features, fitted to its unique optimum.
 

@@ -309,7 +309,8 @@ def glue(name: str, value: Any, fmt: str = "") -> None:
     the way myst-nb's own ``glue(..., display=False)`` records it, so ``{glue:text}`name``` in a
     markdown cell of the same notebook inserts it into the website. In a live notebook (Colab,
     Jupyter), where markdown is not filled in, the cell also shows ``name = text`` so a reader
-    sees each number the text quotes. Outside IPython nothing is displayed.
+    sees each number the text quotes. Outside IPython nothing is displayed. ``glue`` returns
+    nothing, so that a cell ending in ``glue(...)`` shows no extra output.
 
     Parameters
     ----------
@@ -319,8 +320,6 @@ def glue(name: str, value: Any, fmt: str = "") -> None:
         A string (kept as it is, e.g. from :func:`times`) or a value to format with ``fmt``.
     fmt : str
         A format specification (``".3g"``, ``","``, ``".1%"``); empty for ``str(value)``.
-
-    Returns nothing, so that a cell ending in ``glue(...)`` shows no extra output.
 
     Examples
     --------

@@ -99,6 +99,8 @@ class NCAccumulator:
     scale : float or None
         A power of two the shifted features are multiplied by (1 unless they are huge or tiny).
 
+    Notes
+    -----
     All are None before the first batch; the statistics may lag the last batches until they are
     read through a method (short sums in the features' precision are added on demand).
 

@@ -48,8 +48,10 @@ class CheckResult:
     status : {"passed", "failed", "not attempted", "error"}
         ``"error"`` means the student's function raised an exception (``NotImplementedError``
         on the first case means ``"not attempted"``).
-    cases_passed, cases_total : int
-        Hidden cases answered correctly (checking stops at the first wrong one) and their number.
+    cases_passed : int
+        Hidden cases answered correctly (checking stops at the first wrong one).
+    cases_total : int
+        The number of hidden cases.
     message : str
         The one-line verdict that :func:`check` prints; it never contains the expected values.
     mistake : str or None
@@ -182,7 +184,9 @@ class Exercise:
     mistakes : tuple of str
         The codes of the mistakes this exercise recognises (a property).
 
-    Exercises are built by :mod:`ncedu.exercises.foundations` and :mod:`ncedu.exercises.theory` and
+    Notes
+    -----
+    Exercises are built by ``ncedu.exercises.foundations`` and ``ncedu.exercises.theory`` and
     registered in ``ncedu.exercises.EXERCISES``; :func:`~ncedu.exercises.check` runs them.
 
     Examples

@@ -11,9 +11,16 @@ r"""The two propositions behind neural collapse, as small exact tools.
   :func:`angle_between` let a reader watch it happen.
 * :func:`max_separation_on_sphere` spreads ``C`` points on the unit sphere as far apart as
   possible; for ``dim >= C - 1`` it lands on a simplex ETF, the configuration of NC2.
+* **The unconstrained features model** (Mixon, Parshall & Pi 2020; Fang, He, Long & Su 2021; Zhu
+  et al. 2021): the features are free variables. :func:`train_ufm` runs gradient descent on it and
+  returns a :class:`UFMHistory` that ``ncedu.viz`` and ``ncedu.widgets`` draw like a network run;
+  :func:`ufm_optimum` gives its global minimiser in closed form where one is known (balanced
+  cross-entropy: a simplex ETF of the scale derived from Zhu et al.'s Theorem 3.1; squared error).
 
 The tools live in small modules (:mod:`ncedu.theory.webb_lowe`, :mod:`ncedu.theory.margins`,
-:mod:`ncedu.theory.sphere`) and are all importable from here. Conventions are those of
+:mod:`ncedu.theory.sphere`, :mod:`ncedu.theory.ufm`, :mod:`ncedu.theory.ufm_optima`, and
+:mod:`ncedu.theory.along_training`, the propositions measured on a recorded run) and are all
+importable from here. Conventions are those of
 :mod:`ncedu.metrics`: features ``h_i`` are the rows of an (N, p)
 matrix, ``mu_G`` is the sample mean, ``M`` is the (C, p) matrix with rows ``mu_c - mu_G`` and
 ``W`` has one row per class (as ``torch.nn.Linear.weight``). Everything here is float64 numpy.
@@ -32,6 +39,13 @@ of deep learning training", PNAS 117(40):24652–24663, 2020 (Propositions 1 and
 
 from __future__ import annotations
 
+from .along_training import (
+    PairwiseMaxMargin,
+    pair_classifier,
+    pair_features,
+    pairwise_max_margin,
+    webb_lowe_along_training,
+)
 from .margins import (
     LogisticPath,
     angle_between,
@@ -42,7 +56,9 @@ from .margins import (
     max_margin_multiclass,
     multiclass_margin,
 )
-from .sphere import max_separation_on_sphere
+from .sphere import max_separation_on_sphere, push_apart
+from .ufm import UFMHistory, train_ufm, ufm_gradients, ufm_labels, ufm_objective
+from .ufm_optima import UFMOptimum, ufm_optimum
 from .webb_lowe import webb_lowe_classifier
 
 __all__ = [
@@ -56,4 +72,17 @@ __all__ = [
     "multiclass_margin",
     "angle_between",
     "max_separation_on_sphere",
+    "push_apart",
+    "train_ufm",
+    "UFMHistory",
+    "ufm_optimum",
+    "UFMOptimum",
+    "ufm_objective",
+    "ufm_gradients",
+    "ufm_labels",
+    "webb_lowe_along_training",
+    "pairwise_max_margin",
+    "PairwiseMaxMargin",
+    "pair_features",
+    "pair_classifier",
 ]
