@@ -209,9 +209,8 @@ class ResidualProjections:
         if self._rows_in_short >= _FLUSH_ROWS or self._updates_in_short >= _FLUSH_UPDATES:
             self._flush()
         if self.has_classifier:
-            C = self.num_classes
-            decide = Z[:, k:].add_(self.table[y])
-            self._mismatches += (decide[:, :C].argmax(1) != decide[:, C:].argmax(1)).sum()
+            decide = Z[:, k:].add_(self.table[y]).view(B, 2, self.num_classes).argmax(2)  # (network, NCC)
+            self._mismatches += (decide[:, 0] != decide[:, 1]).sum()
 
     def _flush(self) -> None:
         for name, total in self._totals.items():

@@ -182,10 +182,12 @@ def check_labels(
         y = y.to(torch.int64)
     elif y.dtype == torch.bool or y.is_complex():
         raise TypeError(f"{name} must be integer class indices, got dtype {y.dtype}")
-    y = y.to(torch.int64)
+    if y.dtype != torch.int64:
+        y = y.to(torch.int64)
     if n_samples == 0:
         raise ValueError(f"{name} is empty")
-    lo, hi = int(y.min()), int(y.max())
+    lo, hi = torch.aminmax(y)  # one reduction, one synchronisation
+    lo, hi = int(lo), int(hi)
     if lo < 0:
         raise ValueError(f"{name} must be non-negative class indices 0..C-1, found {lo}")
     if num_classes is None:
