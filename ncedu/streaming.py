@@ -269,8 +269,7 @@ class NCAccumulator:
             self._shifts_cd = self.shifts.to(cd)
         X = apply_scale(H - self._shifts_cd[y], self.scale)  # of the size of the within-class spread
         row_squares = torch.linalg.vector_norm(X, dim=1).square_()
-        total = row_squares.sum()
-        if not bool(torch.isfinite(total)):
+        if not math.isfinite(float(row_squares.sum())):
             if not bool(torch.isfinite(H).all()):
                 raise_if_not_finite(H, "features")
             X = X.to(F64)  # finite values whose squares overflow the features' precision
@@ -282,7 +281,7 @@ class NCAccumulator:
         short["q"].index_add_(0, y, row_squares)
         if self.moment is not None:
             short["T"].addmm_(X.T, X)
-        self.counts += n_b.to(F64)
+        self.counts += n_b
         self._rows_in_short += H.shape[0]
         self._updates_in_short += 1
         if self._rows_in_short >= _FLUSH_ROWS or self._updates_in_short >= _FLUSH_UPDATES or X.dtype == F64:
