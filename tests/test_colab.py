@@ -21,6 +21,7 @@ it needs; each notebook's cold time is written to ``_build/colab-cold-times.json
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -233,3 +234,62 @@ def record_time(name: str, seconds: float) -> None:
         times = {}
     times[name] = round(seconds, 1)
     TIMES.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
+
+
+_WIDGET_SCRIPT = r"""
+import json, sys, time
+import ipywidgets, numpy as np
+import ncedu
+from ncedu import widgets
+from ncedu.history import History
+
+rng = np.random.default_rng(0)
+C, p, S = 3, 6, 5
+labels = np.repeat(np.arange(C), S)
+h = History({"num_classes": C}, sample_labels=labels, class_counts=np.full(C, S))
+target = 3 * ncedu.simplex_etf(C, p, seed=0)
+start = rng.standard_normal((C, p))
+for k, epoch in enumerate([1, 2, 4, 8, 16]):
+    t = k / 4
+    means = (1 - t) * start + t * target
+    feats = means[labels] + (1 - 0.9 * t) * rng.standard_normal((C * S, p))
+    W = means - means.mean(0) + (1 - t) * rng.standard_normal((C, p))
+    m = ncedu.measure(feats, labels, W, np.zeros(C))
+    h.append(epoch=epoch, train_acc=0.5 + t / 2, **m.as_dict(), class_means=m.class_means, W=W, b=np.zeros(C),
+             sample_features=feats)
+out = {"ipywidgets": ipywidgets.__version__}
+for view in widgets.VIEWS:
+    if view == "layers":  # needs per-layer metrics this synthetic run does not have
+        continue
+    box = widgets.epoch_scrubber(h, view=view, fps=100)
+    first = box.image.value
+    box.forward.click()                      # what a click on "forward" sends to the kernel
+    stepped = (box.slider.index, box.view.index, box.image.value != first)
+    box.play_button.value = True             # what a click on "play" sends to the kernel
+    box.player.join(timeout=30)
+    played = (box.slider.index, box.view.index, box.play_button.value, box.play_button.description)
+    links = [w for w in ipywidgets.Widget.widgets.values() if type(w).__name__ in ("Link", "DirectionalLink")]
+    plays = [w for w in box.children[0].children if isinstance(w, ipywidgets.Play)]
+    out[view] = {"stepped": stepped, "played": played, "links": len(links), "plays": len(plays),
+                 "labels": [w.description for w in box.children[0].children[:3]]}
+print("@@" + json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("notebooks")
+def test_the_scrubber_plays_and_steps_on_colabs_ipywidgets_without_a_front_end(colab):
+    """On ipywidgets 7.7.1, clicks and Play reach the kernel and move the slider and the frame; no jslink."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg", "NCEDU_STATIC_WIDGETS": "0"}
+    proc = subprocess.run([str(colab["python"]), "-c", _WIDGET_SCRIPT], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.rsplit("@@", 1)[1])
+    assert report["ipywidgets"] == "7.7.1"
+    for view, result in report.items():
+        if view == "ipywidgets":
+            continue
+        assert result["stepped"] == [1, 1, True], view
+        assert result["played"][:3] == [4, 4, False] and result["played"][3].endswith("play"), view
+        assert result["links"] == 0 and result["plays"] == 0, view  # kernel-side only, no icon-only Play widget
+        assert all(label.strip() for label in result["labels"]), view
