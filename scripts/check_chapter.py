@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         ipython = Path(folder) / "ipython" / "profile_default" / "startup"
         ipython.mkdir(parents=True)
         (ipython / "00-figure-check.py").write_text(STARTUP)
-        env = {"NCEDU_STATIC_WIDGETS": "1", "IPYTHONDIR": str(Path(folder) / "ipython"), "MPLBACKEND": "Agg"}
+        # the inline backend, as in the build: figures are displayed, so the figure check sees them
+        env = {"NCEDU_STATIC_WIDGETS": "1", "IPYTHONDIR": str(Path(folder) / "ipython"),
+               "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
         env.setdefault("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
         if args.cold:
             env["NCEDU_CACHE"] = str(Path(folder) / "cache")
