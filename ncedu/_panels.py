@@ -10,6 +10,9 @@ Each chapter's scrubber shows what that chapter is about (``view=``):
 ``classifier`` means and classifier arrows turning onto them; each class's cosine
                ``cos(w_c, mu_c - mu_G)``; NC3
 ``decisions``  the network's decision regions against the nearest-class-centre cells; NC4
+``layers``     NC1 of every recorded layer against its depth at the shown epoch (log scale, with the
+               fitted geometric line of He & Su's law); each layer's NC1 over the epochs (needs a run
+               trained with ``record_layers=``)
 =============  =====================================================================================
 
 A panel draws its artists once and moves them in ``update(i)`` (the i-th measured epoch), returning
@@ -24,7 +27,10 @@ from typing import Any, Mapping
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.lines import Line2D
+import matplotlib
 
 from ._frames import Frames
 from ._views import GID_CURVE, GID_TERMINAL, GramView, ProjectionView, class_colours, detached_figure, freeze_layout
@@ -37,7 +43,11 @@ VIEWS: dict[str, tuple[tuple[str, ...], ...]] = {
     "means": (("means", "gram"), ("nc2",)),
     "classifier": (("classifier", "cosines"), ("nc3",)),
     "decisions": (("decisions", "nc4"),),
+    "layers": (("layer_depth", "layer_curves"),),
 }
+
+#: Views whose panels show no classes, so the figure has no class legend.
+_NO_CLASS_LEGEND = {"layers"}
 
 #: Curves of the metric panels: (field, label, colour, style), whether the y axis is logarithmic,
 #: and the y label. ``train_error`` is ``1 - train_acc``.
@@ -205,6 +215,138 @@ class DecisionPanel:
         return [self.image, self.samples, self.means, self.title]
 
 
+def geometric_fit(values: np.ndarray) -> tuple[float, float]:
+    r"""The least-squares line through ``(l, log v_l)``, ``l = 1..L``: the factor per layer and the value at ``l = 0``.
+
+    Fits :math:`\log v_l \approx \log v_0 + l \log \rho` over the finite positive values (He & Su's law
+    of data separation, PNAS 120(36), 2023, for ``v`` their separation fuzziness, or NC1, which is
+    ``D / C`` for balanced classes and has the same factor). Returns ``(rho, v_0)``; ``(nan, nan)``
+    with fewer than two usable values.
+
+    Examples
+    --------
+    >>> rho, v0 = geometric_fit(5.0 * 0.5 ** np.arange(1, 9))    # exactly geometric: 5 * 0.5**l
+    >>> round(rho, 12), round(v0, 12)
+    (0.5, 5.0)
+    """
+    v = np.asarray(values, dtype=np.float64)
+    layer = np.arange(1, v.size + 1, dtype=np.float64)
+    ok = np.isfinite(v) & (v > 0)
+    if ok.sum() < 2:
+        return float("nan"), float("nan")
+    slope, intercept = np.polyfit(layer[ok], np.log(v[ok]), 1)
+    return float(np.exp(slope)), float(np.exp(intercept))
+
+
+def _layer_values(history: History) -> np.ndarray:
+    """(E, L) NC1 of every recorded layer; a ValueError naming ``record_layers`` when there is none."""
+    if history.layers is None or "layer_nc1" not in history:
+        raise ValueError("view='layers' needs a History with layer metrics: train with "
+                         "record_layers=[names of layers] (ncedu.hooks.module_names(model, torch.nn.ReLU) lists them)")
+    return np.asarray(history["layer_nc1"], dtype=np.float64)
+
+
+def _layer_limits(values: np.ndarray) -> tuple[float, float]:
+    positive = values[np.isfinite(values) & (values > 0)]
+    if positive.size == 0:
+        return 1e-3, 1.0
+    low, high = float(positive.min()), float(positive.max())
+    return low / 1.6, high * 1.6
+
+
+def _layer_colours(count: int) -> np.ndarray:
+    """One colour per layer, from the shallowest (dark) to the deepest (light), viridis."""
+    return matplotlib.colormaps["viridis"](np.linspace(0.0, 0.85, count))[:, :3]
+
+
+class LayerDepthPanel:
+    """NC1 of every recorded layer against its depth at the shown epoch, on a log scale.
+
+    The dots are ``layer_nc1`` at the shown epoch (layer ``l = 1..L`` in the order of
+    ``history.layers``); the dashed line is the least-squares line of ``log NC1`` against ``l``
+    (:func:`geometric_fit`), whose factor per layer ``rho`` the title gives; the grey line is the
+    profile at the last measured epoch, for reference. Under He & Su's law of data separation the
+    dots lie on a straight line.
+    """
+
+    def __init__(self, ax: Axes, history: History, frames: Frames, index: int) -> None:
+        self.ax, self.epochs = ax, frames.epochs
+        self.values = _layer_values(history)
+        L = self.values.shape[1]
+        self.layer = np.arange(1, L + 1)
+        self.fits = [geometric_fit(row) for row in self.values]
+        ax.set_yscale("log")
+        ax.set_ylim(*_layer_limits(self.values))
+        ax.set_xlim(0.5, L + 0.5)
+        ax.plot(self.layer, self.values[-1], color="0.6", lw=1.2, ls="-", label=f"epoch {int(self.epochs[-1])}",
+                gid=GID_CURVE)
+        (self.fitted,) = ax.plot(self.layer, self._fitted(index), color="k", lw=1.2, ls="--", label="geometric fit")
+        (self.profile,) = ax.plot(self.layer, self.values[index], "o-", color="tab:blue", ms=6, mec="k", lw=1.5,
+                                  label="shown epoch")
+        ax.set_xticks(self.layer)
+        ax.tick_params(labelsize=_FONT)
+        ax.set_xlabel("layer l (output of hidden block l)", fontsize=_FONT)
+        ax.set_ylabel("NC1 of layer l (log scale)", fontsize=_FONT)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=_FONT, frameon=False, loc="lower left")
+        self.title = ax.set_title(self._title(index), fontsize=_FONT)
+
+    def _fitted(self, i: int) -> np.ndarray:
+        rho, v0 = self.fits[i]
+        return v0 * rho ** self.layer.astype(np.float64) if np.isfinite(rho) else np.full(self.layer.shape, np.nan)
+
+    def _title(self, i: int) -> str:
+        rho = self.fits[i][0]
+        fit = f"fitted factor per layer ρ = {rho:.2f}" if np.isfinite(rho) else "no geometric fit"
+        return f"epoch {int(self.epochs[i])}: NC1 through the layers\n{fit}"
+
+    def update(self, i: int) -> list:
+        self.profile.set_ydata(self.values[i])
+        self.fitted.set_ydata(self._fitted(i))
+        self.title.set_text(self._title(i))
+        return [self.fitted, self.profile, self.title]
+
+
+class LayerCurvesPanel:
+    """Each recorded layer's NC1 against the epoch (log-log), coloured by depth, a marker on each at the shown epoch."""
+
+    def __init__(self, ax: Axes, history: History, frames: Frames, index: int) -> None:
+        self.ax, self.epochs = ax, frames.epochs
+        self.values = _layer_values(history)
+        L = self.values.shape[1]
+        colours = _layer_colours(L)
+        ax.set_xscale("log" if self.epochs.min() > 0 else "symlog")
+        ax.set_yscale("log")
+        ax.set_ylim(*_layer_limits(self.values))
+        self.markers = []
+        for j in range(L):
+            ax.plot(self.epochs, self.values[:, j], color=colours[j], lw=1.4, gid=GID_CURVE)
+            (marker,) = ax.plot([self.epochs[index]], [self.values[index, j]], "o", color=colours[j], ms=5, mec="k")
+            self.markers.append(marker)
+        tpt = history.terminal_phase_start()
+        if tpt is not None:
+            ax.axvline(tpt, color="tab:red", lw=1, ls=":", gid=GID_TERMINAL, label="terminal phase starts")
+            ax.legend(fontsize=_FONT, frameon=False, loc="lower left")
+        self.cursor = ax.axvline(self.epochs[index], color="0.5", lw=1, ls="--")
+        norm = BoundaryNorm(np.arange(0.5, L + 1.5), L)
+        bar = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=ListedColormap(colours)), ax=ax,
+                                 ticks=np.arange(1, L + 1), shrink=0.9)
+        bar.set_label("layer l", fontsize=_FONT)
+        bar.ax.tick_params(labelsize=_FONT)
+        ax.set_xlabel("epoch (log scale)", fontsize=_FONT)
+        ax.set_ylabel("NC1 (log scale)", fontsize=_FONT)
+        ax.tick_params(labelsize=_FONT)
+        ax.grid(True, alpha=0.3)
+        ax.set_title("NC1 of every layer over training", fontsize=_FONT)
+
+    def update(self, i: int) -> list:
+        epoch = self.epochs[i]
+        for j, marker in enumerate(self.markers):
+            marker.set_data([epoch], [self.values[i, j]])
+        self.cursor.set_xdata([epoch, epoch])
+        return self.markers + [self.cursor]
+
+
 class _ProjectionPanel:
     def __init__(self, ax: Axes, history: History, frames: Frames, index: int, *, samples: bool,
                  classifiers: bool, values: Mapping[str, np.ndarray]) -> None:
@@ -246,6 +388,8 @@ class ScrubberFigure:
         if view not in VIEWS:
             raise ValueError(f"view must be one of {sorted(VIEWS)}, got {view!r}")
         self.frames, self.index, self.view = frames, index, view
+        if view == "layers":
+            _layer_values(history)  # a clear error before any figure is made
         rows = VIEWS[view]
         heights = [_ROW_HEIGHT["curves"] if all(n in _CURVE_PANELS for n in row) else _ROW_HEIGHT["geometry"]
                    for row in rows]
@@ -257,7 +401,8 @@ class ScrubberFigure:
             for c, name in enumerate(row):
                 ax = fig.add_subplot(grid[r, :] if len(row) == 1 else grid[r, c])
                 self.panels[name] = self._panel(name, ax, history, frames, index, values)
-        self._class_legend(fig, frames)
+        if view not in _NO_CLASS_LEGEND:
+            self._class_legend(fig, frames)
         self.figure = fig
         freeze_layout(fig)
         # Blitting: what never changes is drawn once and kept; each frame draws only the moving artists.
@@ -277,6 +422,10 @@ class ScrubberFigure:
             return CosinesPanel(ax, history, frames, index)
         if name == "decisions":
             return DecisionPanel(ax, history, frames, index)
+        if name == "layer_depth":
+            return LayerDepthPanel(ax, history, frames, index)
+        if name == "layer_curves":
+            return LayerCurvesPanel(ax, history, frames, index)
         samples, classifiers = {"projection": (True, True), "features": (True, False), "means": (False, False),
                                 "classifier": (False, True)}[name]
         return _ProjectionPanel(ax, history, frames, index, samples=samples, classifiers=classifiers, values=values)

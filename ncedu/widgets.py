@@ -5,8 +5,10 @@ of one *view* (``view=``, see :data:`ncedu._panels.VIEWS`), so that each chapter
 about: ``"geometry"`` (the plane of the class means, the Gram matrix of the centred means and the
 metric curves: the whole story), ``"features"`` (NC1: features shrinking onto their means),
 ``"means"`` (NC2: the means spreading into a simplex), ``"classifier"`` (NC3: classifier rows
-turning onto the means) and ``"decisions"`` (NC4: the network's regions against the
-nearest-centre cells).
+turning onto the means), ``"decisions"`` (NC4: the network's regions against the
+nearest-centre cells) and ``"layers"`` (NC1 of every recorded layer against its depth, with the
+fitted geometric line of He & Su's law of data separation, and each layer's NC1 over the epochs;
+for runs trained with ``record_layers=``).
 
 In a live kernel it is built from core widgets only and every link runs in the kernel, because
 Colab's ipywidgets 7.7.1 does not run ``jslink`` reliably (googlecolab/colabtools#1612) and loads
@@ -257,8 +259,10 @@ def epoch_scrubber(history: History, *, view: str = "geometry", fps: float = 4) 
     ----------
     history : History
         Needs ``class_means``, ``W``, ``b``, ``sample_features`` and ``sample_labels``.
-    view : {"geometry", "features", "means", "classifier", "decisions"}, default "geometry"
+    view : {"geometry", "features", "means", "classifier", "decisions", "layers"}, default "geometry"
         Which panels to show (module docstring); ``"geometry"`` shows everything at a glance.
+        ``"layers"`` needs a History with layer metrics (``ncedu.train(..., record_layers=[...])``)
+        and raises a ``ValueError`` that says so otherwise.
     fps : float, default 4
         Epochs per second when playing.
 

@@ -82,11 +82,25 @@ def test_the_buttons_step_and_play_through_the_epochs_without_a_front_end():
     assert box.slider.index == len(h) - 1 and box.image.value == last
 
 
+def make_layer_history(L: int = 6, C: int = 10, p: int = 12) -> History:
+    """make_history's run with layers whose NC1 is exactly geometric at each epoch: a_e * rho_e ** l, l = 1..L."""
+    base = make_history(C=C, p=p)
+    rhos = np.linspace(1.3, 0.4, len(base))  # from fuzzier-with-depth to a fall by 0.4 per layer
+    scales = np.geomspace(3.0, 0.8, len(base))
+    h = History(base.config, sample_labels=base.sample_labels, class_counts=base.class_counts,
+                layers=[f"body.{3 * k + 2}" for k in range(L)])
+    for k, epoch in enumerate(base["epoch"]):
+        nc1 = scales[k] * rhos[k] ** np.arange(1, L + 1)
+        h.append(**base.at(int(epoch)), layer_nc1=nc1, layer_fuzziness=C * nc1)
+    h.true_rhos, h.true_scales = rhos, scales
+    return h
+
+
 @pytest.mark.parametrize("view", sorted(widgets.VIEWS))
 def test_every_view_draws_every_epoch_readably_on_the_page(view):
     from ncedu._layout import layout_problems
 
-    h = make_history(C=10, p=12)
+    h = make_layer_history() if view == "layers" else make_history(C=10, p=12)
     box = widgets.epoch_scrubber(h, view=view)
     pngs = set()
     for i in range(len(h)):
@@ -145,6 +159,48 @@ def test_moving_the_slider_redraws_that_epochs_projection_gram_and_markers():
     assert view.panels["nc1"].cursor.get_xdata()[0] == 5
     assert "epoch 5" in projection.ax.get_title()
     assert box.last_png != png_before and png_size(box.last_png) == png_size(png_before)
+
+
+def test_the_layers_view_shows_each_layers_nc1_against_depth_with_the_geometric_fit():
+    h = make_layer_history(L=6)
+    box = widgets.epoch_scrubber(h, view="layers")
+    depth, curves = box.view.panels["layer_depth"], box.view.panels["layer_curves"]
+    assert box.view.figure.legends == []  # no class legend: the view shows layers, not classes
+    layers = np.arange(1, 7)
+    for k in (0, 4, len(h) - 1):
+        box.slider.index = k
+        rho, a = h.true_rhos[k], h.true_scales[k]
+        x, y = depth.profile.get_data()
+        np.testing.assert_array_equal(x, layers)
+        np.testing.assert_allclose(y, a * rho ** layers, rtol=1e-12)  # the shown epoch's NC1, layer by layer
+        # the dashed line is the least-squares line of log NC1 against l: exact for an exact geometric profile
+        np.testing.assert_allclose(depth.fitted.get_ydata(), a * rho ** layers, rtol=1e-9)
+        assert f"epoch {h['epoch'][k]}:" in depth.title.get_text()
+        assert f"ρ = {rho:.2f}" in depth.title.get_text()
+        for j, marker in enumerate(curves.markers):
+            mx, my = marker.get_data()
+            assert list(mx) == [h["epoch"][k]] and np.isclose(my[0], a * rho ** (j + 1))
+        assert curves.cursor.get_xdata()[0] == h["epoch"][k]
+    assert depth.ax.get_yscale() == "log" and curves.ax.get_yscale() == "log"
+
+
+def test_the_geometric_fit_is_the_least_squares_line_of_the_logarithms():
+    from ncedu._panels import geometric_fit
+
+    assert np.allclose(geometric_fit(5.0 * 0.5 ** np.arange(1, 9)), (0.5, 5.0))
+    # by hand: log v = (0, log 4, 0) at l = 1, 2, 3 has slope 0 and intercept log(4) / 3
+    rho, v0 = geometric_fit(np.array([1.0, 4.0, 1.0]))
+    assert np.isclose(rho, 1.0) and np.isclose(v0, 4.0 ** (1 / 3))
+    # non-positive and NaN values are left out of the fit; fewer than two usable values give NaN
+    assert np.allclose(geometric_fit(np.array([2.0, np.nan, 0.5, 0.0])), (0.5, 4.0))
+    assert all(np.isnan(geometric_fit(np.array([1.0, np.nan, -1.0]))))
+
+
+def test_the_layers_view_of_a_run_without_layers_says_how_to_record_them():
+    with pytest.raises(ValueError, match="record_layers"):
+        widgets.epoch_scrubber(make_history(), view="layers")
+    with pytest.raises(ValueError, match="record_layers"):
+        widgets.static_scrubber(make_history(), view="layers")
 
 
 def test_scrubber_image_equals_a_full_redraw_of_the_same_epoch():
