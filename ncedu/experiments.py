@@ -3,7 +3,8 @@
 :func:`run` trains the model a configuration describes and returns its :class:`~ncedu.History`,
 caching it on disk under a key made from the whole configuration, so that every chapter of a
 book build reuses one training run, and a notebook run alone (e.g. in Colab) trains it when the
-cache is empty.
+cache is empty. :func:`run_model` does the same and also caches the trained network, for
+analyses that need features of inputs the History does not hold (new classes, for transfer).
 
 The cache lives in ``$NCEDU_CACHE`` if set, else ``~/.cache/ncedu/runs`` (``$XDG_CACHE_HOME``
 respected). Files are written atomically; a cached file of an older format is regenerated.
@@ -28,10 +29,12 @@ import torch
 
 from . import data as datasets
 from . import models
+from ._io import atomic_path
+from .geometry import simplex_etf
 from .history import FORMAT_VERSION, History, HistoryFormatError
 from .training import train
 
-__all__ = ["FLAGSHIP", "TEASER", "run", "flagship", "teaser", "cache_dir", "cache_path"]
+__all__ = ["FLAGSHIP", "TEASER", "CLASSIFIERS", "run", "run_model", "flagship", "teaser", "cache_dir", "cache_path"]
 
 #: Bump when training code changes in a way that changes results, to invalidate cached runs.
 TRAINING_REVISION = 2  # 2: train leaves a core free (one thread on 2 cores)
@@ -63,8 +66,13 @@ FLAGSHIP: dict[str, Any] = {
 #: class means span a plane and their simplex is a triangle that can be drawn as it is.
 TEASER: dict[str, Any] = {**FLAGSHIP, "classes": [0, 1, 8]}
 
-_KNOWN_KEYS = set(FLAGSHIP) | {"classes", "num_classes", "dim", "separation", "feature_dim", "lr_milestones", "measure_epochs",
-                                  "samples_per_class", "record_layers"}
+_KNOWN_KEYS = set(FLAGSHIP) | {"classes", "num_classes", "dim", "separation", "feature_dim", "feature_activation",
+                                  "lr_milestones", "measure_epochs",
+                                  "samples_per_class", "record_layers", "classifier"}
+
+#: The values of the ``"classifier"`` setting: trained with the network (the default), or a simplex
+#: ETF fixed before training (:func:`ncedu.models.fix_classifier`; Yang et al., NeurIPS 2022).
+CLASSIFIERS = ("learned", "etf")
 
 
 def cache_dir() -> Path:
@@ -131,6 +139,16 @@ def cache_path(config: Mapping[str, Any]) -> Path:
 
 
 def _build_model(cfg: Mapping[str, Any], in_shape: torch.Size, num_classes: int) -> torch.nn.Module:
+    classifier = cfg.get("classifier", "learned")
+    if classifier not in CLASSIFIERS:
+        raise ValueError(f"config['classifier'] must be one of {CLASSIFIERS}, got {classifier!r}")
+    model = _build_network(cfg, in_shape, num_classes)
+    if classifier == "etf":  # unit rows with pairwise cosines -1/(C-1), randomly rotated by init_seed; bias 0
+        models.fix_classifier(model, simplex_etf(num_classes, model.classifier.in_features, seed=cfg.get("init_seed", 0)))
+    return model
+
+
+def _build_network(cfg: Mapping[str, Any], in_shape: torch.Size, num_classes: int) -> torch.nn.Module:
     name = cfg["model"]
     torch.manual_seed(cfg.get("init_seed", 0))
     if name == "mlp":
@@ -140,6 +158,8 @@ def _build_model(cfg: Mapping[str, Any], in_shape: torch.Size, num_classes: int)
             width=cfg.get("width", 256),
             depth=cfg.get("depth", 3),
             batch_norm=cfg.get("batch_norm", True),
+            feature_dim=cfg.get("feature_dim"),                          # None: the width
+            feature_activation=cfg.get("feature_activation", True),
         )
     if name == "convnet":
         return models.ConvNet(
@@ -172,7 +192,11 @@ def run(config: Mapping[str, Any], *, cache: bool = True, progress: bool = True,
 
     ``config`` keys: those of :data:`FLAGSHIP` (any may be omitted to take its value there), plus
     ``num_classes``, ``dim``, ``separation`` for the Gaussian-mixture dataset, ``feature_dim`` for
-    the ConvNet, and ``lr_milestones``/``measure_epochs``/``samples_per_class``/``record_layers`` passed to
+    the ConvNet and the MLP (the width of the MLP's last hidden block; default its ``width``),
+    ``feature_activation`` for the MLP (False: no activation after the last hidden block, see
+    :class:`ncedu.models.MLP`), ``classifier`` (:data:`CLASSIFIERS`: ``"etf"`` fixes the last layer to a simplex ETF
+    before training, :func:`ncedu.models.fix_classifier`), and
+    ``lr_milestones``/``measure_epochs``/``samples_per_class``/``record_layers`` passed to
     :func:`ncedu.train` (``samples_per_class`` equal to ``per_class`` records every training
     feature at every measured epoch, for analyses that need the whole training set, such as the
     Webb–Lowe classifier of chapter 7).
@@ -222,7 +246,17 @@ def run(config: Mapping[str, Any], *, cache: bool = True, progress: bool = True,
             warnings.warn(f"regenerating the cached run: {err}", RuntimeWarning, stacklevel=2)
     (x, y), test_data = _load_data(cfg)
     model = _build_model(cfg, x.shape, int(y.max()) + 1)
-    history = train(
+    history = _train(cfg, model, (x, y), test_data, device=device, progress=progress, num_threads=num_threads)
+    if cache:
+        history.save(path)
+    return history
+
+
+def _train(cfg: Mapping[str, Any], model: torch.nn.Module, data, test_data, *, device: Optional[str],
+           progress: bool, num_threads: Optional[int]) -> History:
+    """:func:`ncedu.train` with the settings of a complete configuration (``model`` is trained in place)."""
+    (x, y) = data
+    return train(
         model,
         (x, y),
         test=test_data,
@@ -243,9 +277,72 @@ def run(config: Mapping[str, Any], *, cache: bool = True, progress: bool = True,
         config={"experiment": cfg},
         num_threads=num_threads,
     )
+
+
+def run_model(config: Mapping[str, Any], *, cache: bool = True, progress: bool = True, device: Optional[str] = None,
+              num_threads: Optional[int] = None) -> tuple[History, torch.nn.Module]:
+    """Train (or load from the cache) a run and its trained network, for analyses that need the model.
+
+    A :class:`~ncedu.History` keeps the class means, the classifier and a sample of training
+    features, but not the network, so features of *new* inputs (other classes, perturbed images)
+    need the model itself. :func:`run_model` trains the run of ``config`` exactly as :func:`run`
+    does and also caches the trained network's parameters (its ``state_dict``, the values after
+    the last epoch) beside the History, in ``cache_path(cfg).with_suffix(".pt")``, written
+    atomically and read back with ``torch.load(weights_only=True)`` (a file from elsewhere cannot
+    run code). The History is the same file :func:`run` reads, so ``run(config)`` afterwards
+    returns the same record without training. A run that :func:`run` cached without its network
+    is trained again (and its History rewritten); so is one whose network file is unreadable or
+    does not fit the model of ``config`` (with a warning).
+
+    Parameters
+    ----------
+    config, cache, progress, device, num_threads
+        As :func:`run`.
+
+    Returns
+    -------
+    history : History
+        As :func:`run` returns it.
+    model : torch.nn.Module
+        The network of ``config`` (``ncedu.models.MLP``, ``ConvNet`` or ``ResNet18``) with the
+        parameters of the last epoch, on the CPU and in eval mode (batch norm uses its running
+        statistics); ``model.features(x)`` gives the penultimate features the History measured.
+
+    Examples
+    --------
+    >>> tiny = {"dataset": "gaussian", "num_classes": 3, "dim": 8, "per_class": 20, "test_per_class": 0,
+    ...         "width": 16, "depth": 1, "epochs": 10, "num_measurements": 3, "batch_size": 20}
+    >>> history, model = run_model(tiny, cache=False, progress=False)
+    >>> x, y = datasets.load("gaussian", "train", per_class=20, num_classes=3, dim=8)
+    >>> with torch.no_grad():
+    ...     means = [model.features(x[y == c]).double().mean(0) for c in range(3)]
+    >>> bool(torch.allclose(torch.stack(means), torch.from_numpy(history["class_means"][-1]), atol=1e-5))
+    True
+    """
+    unknown = set(config) - _KNOWN_KEYS
+    if unknown:
+        raise ValueError(f"unknown config key(s) {sorted(unknown)}; known: {sorted(_KNOWN_KEYS)}")
+    cfg = {**FLAGSHIP, **dict(config)}
+    path = cache_path(cfg)
+    weights = path.with_suffix(".pt")
+    (x, y), test_data = _load_data(cfg)
+    model = _build_model(cfg, x.shape, int(y.max()) + 1)
+    if cache and path.exists() and weights.exists():
+        try:
+            history = History.load(path)
+            model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+            return history, model.eval()
+        except Exception as err:  # an older History, a truncated or foreign file, another architecture
+            warnings.warn(f"regenerating the cached run and its network: {type(err).__name__}: {str(err)[:300]}",
+                          RuntimeWarning, stacklevel=2)
+            model = _build_model(cfg, x.shape, int(y.max()) + 1)  # a fresh initialisation, as run() trains
+    history = _train(cfg, model, (x, y), test_data, device=device, progress=progress, num_threads=num_threads)
+    model = model.cpu().eval()
     if cache:
         history.save(path)
-    return history
+        with atomic_path(weights, suffix=".pt") as tmp:
+            torch.save(model.state_dict(), tmp)
+    return history, model
 
 
 def flagship(cache: bool = True, progress: bool = True, **overrides: Any) -> History:

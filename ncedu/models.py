@@ -24,12 +24,13 @@ model by name and :func:`count_parameters` counts its parameters.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
+import numpy as np
 import torch
 from torch import nn
 
-from ._validation import check_bool, check_int
+from ._validation import ArrayLike, check_bool, check_int
 
 __all__ = [
     "ACTIVATIONS",
@@ -40,6 +41,7 @@ __all__ = [
     "ResNet18",
     "build",
     "count_parameters",
+    "fix_classifier",
 ]
 
 #: Activation functions accepted by :class:`MLP`, by name.
@@ -170,7 +172,7 @@ class MLP(FeatureClassifier):
     num_classes : int, default 10
         C, the number of outputs of the classifier.
     width : int, default 256
-        Units per hidden layer; also the feature dimension p.
+        Units per hidden layer; also the feature dimension p unless ``feature_dim`` is given.
     depth : int, default 3
         Number of hidden blocks (at least 1).
     batch_norm : bool, default True
@@ -178,13 +180,21 @@ class MLP(FeatureClassifier):
         Linears then have no bias, which the batch norm would cancel).
     activation : str, default "relu"
         One of :data:`ACTIVATIONS`.
+    feature_dim : int, optional
+        Units of the last hidden block, the feature dimension p (default: ``width``). A small
+        value makes a bottleneck in front of the classifier, e.g. ``p < C - 1``, where no simplex
+        ETF of the ``C`` class means fits.
+    feature_activation : bool, default True
+        Apply the activation in the last hidden block too. With False the features are the output
+        of that block's batch norm (or Linear), which can take any sign: after a ReLU they would lie
+        in the non-negative orthant, a strong constraint when ``p`` is small.
 
     Attributes
     ----------
     body : nn.Sequential
         The hidden blocks; its output is :meth:`features`.
     classifier : nn.Linear
-        The last layer, weight (C, width) and bias (C,).
+        The last layer, weight (C, p) and bias (C,).
 
     Examples
     --------
@@ -193,6 +203,9 @@ class MLP(FeatureClassifier):
     torch.Size([5, 10])
     >>> model.features(torch.randn(5, 784)).shape
     torch.Size([5, 64])
+    >>> narrow = MLP(width=64, depth=2, feature_dim=2, feature_activation=False)
+    >>> narrow.feature_dim, type(narrow.body[-1]).__name__
+    (2, 'BatchNorm1d')
     """
 
     def __init__(
@@ -203,6 +216,8 @@ class MLP(FeatureClassifier):
         depth: int = 3,
         batch_norm: bool = True,
         activation: str = "relu",
+        feature_dim: Optional[int] = None,
+        feature_activation: bool = True,
     ) -> None:
         super().__init__()
         self.in_features = _check_int(in_features, "in_features")
@@ -210,6 +225,8 @@ class MLP(FeatureClassifier):
         width = _check_int(width, "width")
         depth = _check_int(depth, "depth")
         batch_norm = _check_bool(batch_norm, "batch_norm")
+        feature_dim = width if feature_dim is None else _check_int(feature_dim, "feature_dim")
+        feature_activation = _check_bool(feature_activation, "feature_activation")
         if not isinstance(activation, str) or activation.lower() not in ACTIVATIONS:
             raise ValueError(
                 f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}"
@@ -218,14 +235,17 @@ class MLP(FeatureClassifier):
 
         layers: list[nn.Module] = []
         n_in = self.in_features
-        for _ in range(depth):
-            layers.append(nn.Linear(n_in, width, bias=not batch_norm))
+        for k in range(depth):
+            last = k == depth - 1
+            n_out = feature_dim if last else width
+            layers.append(nn.Linear(n_in, n_out, bias=not batch_norm))
             if batch_norm:
-                layers.append(nn.BatchNorm1d(width))
-            layers.append(make_activation())
-            n_in = width
+                layers.append(nn.BatchNorm1d(n_out))
+            if feature_activation or not last:
+                layers.append(make_activation())
+            n_in = n_out
         self.body = nn.Sequential(*layers)
-        self.classifier = nn.Linear(width, num_classes)
+        self.classifier = nn.Linear(feature_dim, num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Output of the last hidden block.
@@ -236,7 +256,7 @@ class MLP(FeatureClassifier):
 
         Returns
         -------
-        Tensor (B, width)
+        Tensor (B, p), p = ``feature_dim`` (``width`` by default)
         """
         x = _check_input(x, "MLP", self)
         if x.ndim < 2 or x[0].numel() != self.in_features:
@@ -521,3 +541,69 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def fix_classifier(model: nn.Module, W: ArrayLike, b: Optional[ArrayLike] = None) -> nn.Module:
+    r"""Set the last layer of ``model`` to the given weights and freeze it: a fixed classifier.
+
+    ``model.classifier.weight`` becomes ``W`` and ``model.classifier.bias`` becomes ``b`` (zero
+    when not given), both with ``requires_grad=False``, so that training moves only the layers
+    below: the logits are :math:`W h + b` with :math:`W, b` fixed and the features :math:`h`
+    learned. An optimiser built on ``model.parameters()`` skips the frozen tensors (they get no
+    gradient), weight decay included. With ``W`` the rows of a simplex ETF
+    (:func:`ncedu.simplex_etf`) this is the fixed ETF classifier of Yang et al. (NeurIPS 2022);
+    Hoffer, Hubara & Soudry (ICLR 2018) fix the classifier in the same way.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model with a ``classifier`` attribute that is an ``nn.Linear(p, C)`` (every model of
+        this module).
+    W : array_like of shape (C, p)
+        The fixed weights, one row per class; finite.
+    b : array_like of shape (C,), optional
+        The fixed bias (default zeros).
+
+    Returns
+    -------
+    torch.nn.Module
+        ``model`` itself, changed in place.
+
+    References
+    ----------
+    Y. Yang, S. Chen, X. Li, L. Xie, Z. Lin, D. Tao, "Inducing neural collapse in imbalanced
+    learning: Do we really need a learnable classifier at the end of deep neural network?",
+    NeurIPS 2022. E. Hoffer, I. Hubara, D. Soudry, "Fix your classifier: the marginal value of
+    training the last weight layer", ICLR 2018.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = fix_classifier(MLP(8, 3, width=4, depth=1), np.eye(3, 4))
+    >>> model.classifier.weight.requires_grad, count_parameters(model, trainable_only=True)
+    (False, 40)
+    """
+    head = getattr(model, "classifier", None)
+    if not isinstance(head, nn.Linear):
+        raise TypeError(f"model must have a `classifier` that is an nn.Linear, got {type(head).__name__}")
+    C, p = head.out_features, head.in_features
+    values = {}
+    for name, value, shape in (("W", W, (C, p)), ("b", b, (C,))):
+        arr = torch.zeros(shape) if value is None else value if isinstance(value, torch.Tensor) else np.asarray(value)
+        if (arr.dtype == torch.bool or arr.is_complex()) if isinstance(arr, torch.Tensor) else arr.dtype.kind not in "iuf":
+            raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+        t = torch.as_tensor(arr)
+        if tuple(t.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape} to fit the classifier nn.Linear({p}, {C}), got {tuple(t.shape)}")
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name} contains NaN or infinite values")
+        values[name] = t.to(dtype=head.weight.dtype, device=head.weight.device)
+    if head.bias is None and bool(values["b"].ne(0).any()):
+        raise ValueError("b was given but the classifier has no bias")
+    with torch.no_grad():
+        head.weight.copy_(values["W"])
+        if head.bias is not None:
+            head.bias.copy_(values["b"])
+    for param in head.parameters():
+        param.requires_grad_(False)
+    return model
