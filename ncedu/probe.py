@@ -198,7 +198,7 @@ def ncc_probe(train_features: ArrayLike, train_labels: ArrayLike, test_features:
 
 
 def linear_probe(train_features: ArrayLike, train_labels: ArrayLike, test_features: ArrayLike, test_labels: ArrayLike, *,
-                 weight_decay: float = 1e-3, max_iter: int = 500, tol: float = 1e-8) -> ProbeResult:
+                 weight_decay: float = 1e-3, max_iter: int = 500, tol: float = 1e-6) -> ProbeResult:
     r"""A multinomial logistic-regression probe on frozen features, fitted to its unique optimum.
 
     Minimises, over ``W`` (K x p) and ``b`` (K,),
@@ -225,7 +225,7 @@ def linear_probe(train_features: ArrayLike, train_labels: ArrayLike, test_featur
         the features' units.
     max_iter : int, default 500
         L-BFGS iterations at most.
-    tol : float, default 1e-8
+    tol : float, default 1e-6
         Stop when the largest entry of the gradient of ``L`` falls below ``tol``; a warning says so
         when ``max_iter`` is reached first (``converged`` is then False).
 
