@@ -98,7 +98,7 @@ def test_linear_probe_reaches_the_optimum_an_independent_optimiser_finds():
     H, y = clusters(rng, classes=(1, 4, 6), per_class=8, p=4, sep=1.5)
     chosen, rest = few_shot_split(y, shots=4, seed=0)
     lam = 0.05
-    result = linear_probe(H[chosen], y[chosen], H[rest], y[rest], weight_decay=lam)
+    result = linear_probe(H[chosen], y[chosen], H[rest], y[rest], weight_decay=lam, tol=1e-9)
     assert result.converged
     idx = np.searchsorted([1, 4, 6], y[chosen])
     W, b = gradient_descent(H[chosen], idx, 3, lam)
