@@ -10,7 +10,7 @@ functions that need them, and the modules that need pyplot or scipy on first use
 map, and what each module may import, is in ``ARCHITECTURE.md``.
 """
 
-from . import analysis, data, experiments, models, nc1_analysis, probe
+from . import analysis, cost, data, experiments, models, nc1_analysis, ood, probe
 from ._validation import ArrayLike
 from ._version import __version__
 from .geometry import etf_gram, pairwise_cosines, simplex_etf
@@ -75,6 +75,8 @@ __all__ = [
     "models",
     "experiments",
     "probe",
+    "ood",
+    "cost",
     "analysis",
     "nc1_analysis",
     "exercises",

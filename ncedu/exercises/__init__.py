@@ -55,7 +55,7 @@ from .theory import theory_exercises
 
 #: The modules of the chapters beyond the paper, each defining ``exercises() -> list[Exercise]``
 #: (one module per chapter, in reading order; a chapter adds its module's name here).
-BEYOND_MODULES: tuple[str, ...] = ("layers", "test_transfer")
+BEYOND_MODULES: tuple[str, ...] = ("layers", "test_transfer", "limitations")
 
 __all__ = ["CheckResult", "Exercise", "EXERCISES", "check", "list_exercises", "RTOL", "ATOL", "STATUSES",
            "CASE_TIME_LIMIT_S"]
@@ -136,7 +136,7 @@ def check(name: str, answer: Any, *, quiet: bool = False) -> CheckResult:
 def list_exercises() -> None:
     """Print every exercise: its call signature, then what it computes and the inputs it receives.
 
-    The names are those :func:`check` takes (the keys of :data:`EXERCISES`); a chapter's exercise
+    The names are those :func:`check` takes (the keys of ``ncedu.exercises.EXERCISES``); a chapter's exercise
     cell names its own.
 
     Examples
