@@ -55,7 +55,7 @@ from .theory import theory_exercises
 
 #: The modules of the chapters beyond the paper, each defining ``exercises() -> list[Exercise]``
 #: (one module per chapter, in reading order; a chapter adds its module's name here).
-BEYOND_MODULES: tuple[str, ...] = ("layers", "test_transfer", "limitations")
+BEYOND_MODULES: tuple[str, ...] = ("ufm", "mse_central_path", "imbalance", "many_classes", "layers", "test_transfer", "limitations")
 
 __all__ = ["CheckResult", "Exercise", "EXERCISES", "check", "list_exercises", "RTOL", "ATOL", "STATUSES",
            "CASE_TIME_LIMIT_S"]

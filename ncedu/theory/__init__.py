@@ -16,9 +16,19 @@ r"""The two propositions behind neural collapse, as small exact tools.
   returns a :class:`UFMHistory` that ``ncedu.viz`` and ``ncedu.widgets`` draw like a network run;
   :func:`ufm_optimum` gives its global minimiser in closed form where one is known (balanced
   cross-entropy: a simplex ETF of the scale derived from Zhu et al.'s Theorem 3.1; squared error).
+* **Class imbalance** (Fang, He, Long & Su 2021; Thrampoulidis, Kini, Vakilian & Behnia 2022; Yang et al.
+  2022): :func:`seli_geometry` (the SELI geometry that replaces the simplex ETF for class counts
+  ``n_c``) and :func:`fixed_etf_feature_scale` (the optimal features under a fixed simplex-ETF
+  classifier), in :mod:`ncedu.theory.imbalance`.
+* **The squared loss and its central path** (Han, Papyan & Donoho 2022): :func:`central_path_classifier`
+  (the optimal classifier of fixed features with weight decay), :func:`mse_decomposition` (the loss split
+  into :math:`L_{NC1} + L_{NC2/3} + L_{LS}^\perp`), :func:`snr_singular_values` (the signal-to-noise
+  ratio :math:`M\Sigma_W^{-1/2}`), :func:`central_path_along_training`, and gradient flow on the central
+  path (:func:`central_path_flow`, :func:`central_path_clock`).
 
 The tools live in small modules (:mod:`ncedu.theory.webb_lowe`, :mod:`ncedu.theory.margins`,
-:mod:`ncedu.theory.sphere`, :mod:`ncedu.theory.ufm`, :mod:`ncedu.theory.ufm_optima`, and
+:mod:`ncedu.theory.sphere`, :mod:`ncedu.theory.ufm`, :mod:`ncedu.theory.ufm_optima`,
+:mod:`ncedu.theory.central_path`, :mod:`ncedu.theory.snr_flow`, and
 :mod:`ncedu.theory.along_training`, the propositions measured on a recorded run) and are all
 importable from here. Conventions are those of
 :mod:`ncedu.metrics`: features ``h_i`` are the rows of an (N, p)
@@ -56,9 +66,18 @@ from .margins import (
     max_margin_multiclass,
     multiclass_margin,
 )
+from .central_path import (
+    MSEDecomposition,
+    central_path_along_training,
+    central_path_classifier,
+    mse_decomposition,
+    snr_singular_values,
+)
+from .snr_flow import CentralPathFlow, central_path_clock, central_path_flow
 from .sphere import max_separation_on_sphere, push_apart
 from .ufm import UFMHistory, train_ufm, ufm_gradients, ufm_labels, ufm_objective
 from .ufm_optima import UFMOptimum, ufm_optimum
+from .imbalance import SELIGeometry, fixed_etf_feature_scale, seli_geometry
 from .webb_lowe import webb_lowe_classifier
 
 __all__ = [
@@ -80,9 +99,20 @@ __all__ = [
     "ufm_objective",
     "ufm_gradients",
     "ufm_labels",
+    "seli_geometry",
+    "SELIGeometry",
+    "fixed_etf_feature_scale",
     "webb_lowe_along_training",
     "pairwise_max_margin",
     "PairwiseMaxMargin",
     "pair_features",
     "pair_classifier",
+    "central_path_classifier",
+    "mse_decomposition",
+    "MSEDecomposition",
+    "snr_singular_values",
+    "central_path_along_training",
+    "central_path_flow",
+    "CentralPathFlow",
+    "central_path_clock",
 ]
