@@ -140,7 +140,7 @@ def scaling(device: str, repeats: int) -> None:
 
 
 _MEMORY_SCRIPT = r"""
-import resource, sys, torch
+import ctypes, sys, torch
 sys.path.insert(0, {here!r})
 from bench_streaming import features
 import ncedu
@@ -148,10 +148,17 @@ torch.set_num_threads({threads})
 N, p, C = {size}
 args = features(N, p, C, "cpu")
 ncedu.measure(*[a[:4096] for a in args[:2]], *args[2:])  # load code paths
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+ctypes.CDLL("libc.so.6").malloc_trim(0)  # give freed temporaries back, so reusing them cannot hide new memory
+
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current resident size
+before = status("VmRSS")
 ncedu.measure(*args)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) * 1024, args[0].numel() * 4)
+print(status("VmHWM") - before, args[0].numel() * 4)
 """
 
 

@@ -387,9 +387,11 @@ def nearest_centre(features: ArrayLike, class_means: ArrayLike) -> np.ndarray:
 def _cdnv_from_variances(class_means: torch.Tensor, class_variances: torch.Tensor) -> float:
     """Average over class pairs ``c < c'`` of ``(sigma_c^2 + sigma_{c'}^2) / (2 ||mu_c - mu_{c'}||^2)``."""
     C = class_means.shape[0]
-    iu = torch.triu_indices(C, C, offset=1)
-    dist2 = (class_means[iu[0]] - class_means[iu[1]]).pow(2).sum(1)
-    return float(((class_variances[iu[0]] + class_variances[iu[1]]) / (2 * dist2)).mean())
+    total = 0.0
+    for c in range(C - 1):  # one class against the later ones: O(C p) memory, not O(C^2 p)
+        dist2 = (class_means[c + 1:] - class_means[c]).pow(2).sum(1)
+        total += float(((class_variances[c] + class_variances[c + 1:]) / (2 * dist2)).sum())
+    return total / (C * (C - 1) / 2)
 
 
 def _assemble_metrics(
