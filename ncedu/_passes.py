@@ -4,18 +4,19 @@ Both :func:`ncedu.measure` (features in memory, in chunks) and the streaming pat
 (:class:`ncedu.NCAccumulator` and its second pass, :func:`ncedu.measure_model`) run the same two
 passes; only where the features come from differs.
 
-**Pass 1, approximate class sums.** Counts ``n_c`` and class sums, one product
-``onehot(y)^T H`` per chunk in the features' precision, added up in float64. Taken about the
-origin in float32 they carry rounding of the features' *magnitude*: with an offset of 100 and a
-within-class spread of ``10^-4`` the means ``m̂_c`` are off by a few times ``10^-7``, far too much
-for the spread itself (its squares would lose most digits) but close enough to centre residuals
-on, which is all pass 2 needs of them: it refines them to exact.
+**Pass 1, approximate class sums.** Counts ``n_c`` and class sums, each chunk's rows, less a
+row of their class, added to their class's sum in the features' precision (``index_add_``: one
+read of the features, no ``C``-fold product), then added up in float64. Taken about the
+origin, float32 sums would carry rounding of the features' *magnitude* (with an offset of 100
+and a within-class spread of ``10^-4``, of the order of the spread itself); about a row of their
+class they carry rounding of the spread only, so the means ``m̂_c`` are close enough to centre
+pass 2's residuals on, and pass 2 refines them to exact.
 
 **Pass 2, residual projections.** With ``V`` (k x p, k <= C-1) and ``lambda`` the eigenvectors and
 eigenvalues of ``Sigma_B`` from the pass-1 means, every row's residual ``r_i = h_i - m̂_{y_i}``
 (formed in the features' precision; exact when ``m̂`` is close, by Sterbenz's lemma) is projected
-once on ``P = [V^T / sqrt(lambda) | W^T]``, an (N, p) x (p, k + C) product, and per class the
-pass sums ``r_i``, ``||r_i||^2``, ``z_i = V r_i / sqrt(lambda)`` and ``||z_i||^2``, and counts the
+once on ``P = [V^T | W^T]``, an (N, p) x (p, k + C) product, and per class the
+pass sums ``r_i``, ``||r_i||^2``, ``z_i = V r_i`` and the k x k Gram matrix of the ``z_i``, and counts the
 rows whose network decision differs from the nearest class centre. Then
 
 * the exact class means are ``m_c = m̂_c + rbar_c`` (``rbar_c`` the mean residual of class c);
@@ -23,8 +24,9 @@ rows whose network decision differs from the nearest class centre. Then
   ``zbar_c`` makes NC1 independent of the small error in ``m̂``);
 * ``sum_{i in c} ||h_i - m_c||^2 = sum_{i in c} ||r_i||^2 - n_c ||rbar_c||^2``;
 * nearest-centre decisions use ``||h - m̂_c||^2 = ||M̂_c||^2 - 2 (h - μ̂_G) . M̂_c + const`` with
-  ``(h - μ̂_G) . M̂_c = r . M̂_c + (m̂_y - μ̂_G) . M̂_c`` and ``r . M̂_c`` read off the projections
-  (``M̂_c`` lies in the span of ``V``), so no distance to every centre is formed.
+  ``(h - μ̂_G) . M̂_c = r . M̂_c + (m̂_y - μ̂_G) . M̂_c`` and ``r . M̂_c = z . (V M̂_c)`` read off the
+  projections (``M̂_c`` lies in the span of ``V``): a (B, k) x (k, C) product, so neither a
+  distance to every centre nor a second (p, C) product is formed.
 
 Memory is O(chunk · p + C · p) beyond the input: nothing of size N but the labels. Metrics are
 invariant to rescaling the features, so values too large or too small to square in their
@@ -44,7 +46,7 @@ F64 = torch.float64
 #: Bytes of features processed at a time by :func:`ncedu.measure`: a chunk and the residuals made
 #: from it stay in the processor's cache between the operations of a pass, and extra memory is
 #: O(chunk · p).
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 22
 
 
 def chunk_rows(dim: int, itemsize: int = 4) -> int:
@@ -105,29 +107,49 @@ def _power_of_two_scale(magnitude: float, dtype: torch.dtype) -> float:
 class ClassSums:
     """Pass 1 over chunks of features already on one device in one dtype: counts and approximate class sums.
 
-    Each chunk's class sums are one product ``onehot(y)^T H`` in the features' precision (a blocked
-    sum, read once), added up in float64. About the origin these sums carry the rounding of the
-    features' magnitude; the means they give are close enough for pass 2 to form small residuals,
-    and pass 2 makes them exact (module docstring).
+    Each chunk's rows, less their class's shift (a row of that class, so the differences are of
+    the size of the within-class spread and exact by Sterbenz's lemma), are added to their class's
+    sum in the features' precision (``index_add_``, read once, no ``C``-fold product); the chunk's
+    sums are then added up in float64. Without the shift, sums of float32 rows far from the origin
+    carry the rounding of the features' magnitude, which can exceed the spread itself. Pass 2
+    makes the means exact in any case (module docstring); the shift keeps its residuals small.
     """
 
-    def __init__(self, num_classes: int, dim: int, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(self, num_classes: int, dim: int, device: torch.device, dtype: torch.dtype,
+                 shifts: torch.Tensor) -> None:
         self.num_classes, self.dim, self.device, self.dtype = num_classes, dim, device, dtype
+        self.shifts = shifts.to(device, dtype)  # (C, p): one row of each class
         self.counts = torch.zeros(num_classes, dtype=F64, device=device)
         self.sums = torch.zeros(num_classes, dim, dtype=F64, device=device)
+        self._short = torch.zeros(num_classes, dim, dtype=dtype, device=device)
         self._buffer: Optional[torch.Tensor] = None
 
     def update(self, H: torch.Tensor, y: torch.Tensor) -> None:
         B = H.shape[0]
-        if self._buffer is None or self._buffer.shape[1] < B:
-            self._buffer = torch.empty(self.num_classes, B, dtype=self.dtype, device=self.device)
-        onehot = self._buffer[:, :B].zero_().scatter_(0, y.unsqueeze(0), 1.0)
-        self.sums += onehot @ H
-        self.counts += onehot.sum(1, dtype=F64)
+        if self._buffer is None or self._buffer.shape[0] < B:
+            self._buffer = torch.empty(B, self.dim, dtype=self.dtype, device=self.device)
+        R = self._buffer[:B]
+        torch.index_select(self.shifts, 0, y, out=R)
+        torch.sub(H, R, out=R)
+        self._short.index_add_(0, y, R)  # a chunk (at most 4096 rows) in the features' precision
+        self.sums += self._short
+        self._short.zero_()
+        self.counts += torch.bincount(y, minlength=self.num_classes)
 
     def means(self) -> torch.Tensor:
         """The (C, p) approximate class means, float64 on the CPU (a class without samples gives NaN)."""
-        return self.sums.cpu() / self.counts.cpu().unsqueeze(1)
+        return self.shifts.to("cpu", F64) + self.sums.cpu() / self.counts.cpu().unsqueeze(1)
+
+
+def first_rows(H: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """The (C, p) first row of each class in ``H`` (zeros for a class without rows): shifts for :class:`ClassSums`."""
+    N = H.shape[0]
+    first = torch.full((num_classes,), N, dtype=torch.int64, device=y.device)
+    first.scatter_reduce_(0, y, torch.arange(N, device=y.device), reduce="amin")
+    present = first < N
+    shifts = torch.zeros(num_classes, H.shape[1], dtype=H.dtype, device=H.device)
+    shifts[present] = H[first[present]]
+    return shifts
 
 
 class ResidualProjections:
@@ -161,18 +183,19 @@ class ResidualProjections:
         self.V, _ = between_class_eigenbasis(M_hat * s, data_scale, eps=torch.finfo(dtype).eps)
         k = self.k = self.V.shape[0]
         self.centres = (means * s).to(device, dtype)  # residual centres, rounded to the compute dtype
-        # One product per row gives: z = V r (k), r W^T (C) and r . (s M̂_c) via z (C), in scaled units.
+        # One product per row gives z = V r (k) and r W^T (C), in scaled units; r . (s M̂_c) = z . (V sM̂_c)
+        # follows from z by a (k, C) product, since M̂_c lies in the span of V.
         self.has_classifier = W is not None
         columns = [self.V.T]
         if W is not None:
             sM = s * M_hat
-            columns += [W.T, self.V.T @ (self.V @ sM.T)]
+            columns.append(W.T)
+            self.ncc_of_z = (self.V @ sM.T).to(device, dtype)  # (k, C)
             c64 = self.centres.to("cpu", F64)
             # network: argmax_c [r W^T + (c W^T)_y + s b]; nearest centre: argmin_c ||sM̂_c||^2 - 2 (h' - sμ̂).sM̂_c
-            # = argmax_c [ r.sM̂_c + ((c_y - sμ̂).sM̂_c - ||sM̂_c||^2 / 2) ]
-            logit_table = c64 @ W.T + (0.0 if b is None else s * b)
-            ncc_table = (c64 - s * mu_hat) @ sM.T - 0.5 * sM.pow(2).sum(1)
-            self.table = torch.cat([logit_table, ncc_table], dim=1).to(device, dtype)
+            # = argmax_c [ z.(V sM̂_c) + ((c_y - sμ̂).sM̂_c - ||sM̂_c||^2 / 2) ]
+            self.logit_table = (c64 @ W.T + (0.0 if b is None else s * b)).to(device, dtype)
+            self.ncc_table = ((c64 - s * mu_hat) @ sM.T - 0.5 * sM.pow(2).sum(1)).to(device, dtype)
         self.P = torch.cat(columns, dim=1).to(device, dtype)
         # sums in the compute dtype over a few thousand rows (residuals are small), then in float64:
         # per class r and z, ||r||^2 per class, and the pooled k x k Gram matrix of z
@@ -209,8 +232,9 @@ class ResidualProjections:
         if self._rows_in_short >= _FLUSH_ROWS or self._updates_in_short >= _FLUSH_UPDATES:
             self._flush()
         if self.has_classifier:
-            decide = Z[:, k:].add_(self.table[y]).view(B, 2, self.num_classes).argmax(2)  # (network, NCC)
-            self._mismatches += (decide[:, 0] != decide[:, 1]).sum()
+            network = Z[:, k:].add_(self.logit_table[y]).argmax(1)
+            nearest = torch.addmm(self.ncc_table[y], Zv, self.ncc_of_z).argmax(1)
+            self._mismatches += (network != nearest).sum()
 
     def _flush(self) -> None:
         for name, total in self._totals.items():

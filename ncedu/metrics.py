@@ -47,7 +47,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from ._passes import ClassSums, ResidualProjections, chunk_rows
+from ._passes import ClassSums, ResidualProjections, chunk_rows, first_rows
 from ._statistics import (  # the statistics themselves, for teaching and checking
     between_class_covariance,
     class_means,
@@ -517,7 +517,7 @@ def measure(features: ArrayLike, labels: ArrayLike, W: Optional[ArrayLike] = Non
         def rows_of(r):
             return H[r]
 
-    first = ClassSums(C, p, device, cd)
+    first = ClassSums(C, p, device, cd, shifts=first_rows(H, y, C).to(cd))
     for rows in chunks:
         first.update(rows_of(rows), y[rows])
     means = first.means()
@@ -526,7 +526,9 @@ def measure(features: ArrayLike, labels: ArrayLike, W: Optional[ArrayLike] = Non
     counts = first.counts.cpu()
     W64 = None if Wt is None else Wt.to("cpu", torch.float64)
     b64 = None if bt is None else bt.to("cpu", torch.float64)
-    second = ResidualProjections(means, counts, W64, b64, device, cd)
+    # the pass-1 sums were taken about a row of each class, so its means are exact to rounding of
+    # the spread: pass 2 needs no residual sums to refine them
+    second = ResidualProjections(means, counts, W64, b64, device, cd, means_exact=True)
     for rows in chunks:
         second.update(rows_of(rows), y[rows])
     return _metrics_from_pass(second.results(), counts, Wt, bt)
