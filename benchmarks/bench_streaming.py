@@ -92,12 +92,14 @@ def plain_torch(H, y, W, b):
     ((H @ W.T + b).argmax(1) != torch.cdist(H, mu).argmin(1)).float().mean()
 
 
-def best_time(fn, args, repeats: int) -> float:
+def best_time(fn, args, repeats: int, min_total_s: float = 0.5) -> float:
+    """The fastest of at least ``repeats`` runs, and of as many more as fit in ``min_total_s`` (fast
+    methods are timed often, so one disturbed run does not decide a ratio)."""
     fn(*args)  # warm-up
     if args[0].is_cuda:
         torch.cuda.synchronize()
     times = []
-    for _ in range(repeats):
+    while len(times) < repeats or (sum(times) < min_total_s and len(times) < 200):
         t0 = time.perf_counter()
         fn(*args)
         if args[0].is_cuda:

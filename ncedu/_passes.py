@@ -232,8 +232,8 @@ class ResidualProjections:
         if self._rows_in_short >= _FLUSH_ROWS or self._updates_in_short >= _FLUSH_UPDATES:
             self._flush()
         if self.has_classifier:
-            network = Z[:, k:].add_(self.logit_table[y]).argmax(1)
-            nearest = torch.addmm(self.ncc_table[y], Zv, self.ncc_of_z).argmax(1)
+            network = Z[:, k:].add_(torch.index_select(self.logit_table, 0, y)).argmax(1)
+            nearest = torch.addmm(torch.index_select(self.ncc_table, 0, y), Zv, self.ncc_of_z).argmax(1)
             self._mismatches += (network != nearest).sum()
 
     def _flush(self) -> None:

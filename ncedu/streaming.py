@@ -142,6 +142,7 @@ class NCAccumulator:
         self._short_dtype: Optional[torch.dtype] = None
         self._rows_in_short = self._updates_in_short = 0
         self._shifts_cd: Optional[torch.Tensor] = None
+        self._buffer: Optional[torch.Tensor] = None  # a batch-sized scratch for the shifted rows
         self.scale: Optional[float] = None  # a power of two applied to h - s_c when the features are huge or tiny
         self._all_shifted = False  # every class has its shift (saves a check per batch)
 
@@ -267,7 +268,11 @@ class NCAccumulator:
             self.scale = _power_of_two_scale(float(H.abs().max()) if H.numel() else 0.0, cd)
         if self._shifts_cd is None or self._shifts_cd.dtype != cd:
             self._shifts_cd = self.shifts.to(cd)
-        X = apply_scale(H - self._shifts_cd[y], self.scale)  # of the size of the within-class spread
+        if self._buffer is None or self._buffer.shape[0] < H.shape[0] or self._buffer.dtype != cd:
+            self._buffer = torch.empty(H.shape[0], self.dim, dtype=cd, device=self.device)
+        shifted = self._buffer[:H.shape[0]]
+        torch.index_select(self._shifts_cd, 0, y, out=shifted)
+        X = apply_scale(torch.sub(H, shifted, out=shifted), self.scale)  # of the size of the within-class spread
         row_squares = torch.linalg.vector_norm(X, dim=1).square_()
         if not math.isfinite(float(row_squares.sum())):
             if not bool(torch.isfinite(H).all()):
