@@ -229,6 +229,57 @@ def _register_author_year_bibliography_style() -> None:
 
     pybtex.plugin.register_plugin("pybtex.style.labels", "ncedu_author_year", AuthorYearLabelStyle, force=True)
     pybtex.plugin.register_plugin("pybtex.style.formatting", "ncedu_author_year", AuthorYearStyle, force=True)
+    import sphinxcontrib.bibtex.plugin
+
+    sphinxcontrib.bibtex.plugin.register_plugin("sphinxcontrib.bibtex.style.referencing", "ncedu_author_year",
+                                                _author_year_reference_style(), force=True)
+
+
+def _author_year_reference_style():
+    """sphinxcontrib-bibtex's ``author_year`` citations with the bibliography's year: ``2022a``, ``2022b``.
+
+    The plain style prints the ``year`` field, so two works of the same authors and year read alike in
+    the text ("Galanti et al. [2022]") although the bibliography tells them apart.
+    """
+    import dataclasses
+
+    from pybtex.richtext import Text
+    from pybtex.style.template import join, node
+    from sphinxcontrib.bibtex.style.referencing import author_year, basic_author_year
+    from sphinxcontrib.bibtex.style.template import join2, post_text, pre_text, reference
+
+    @node
+    def labelled_year(children, data):
+        """The year part of the entry's label (``Galanti et al., 2022b`` -> ``2022b``)."""
+        assert not children
+        return Text(data["formatted_entry"].label.rsplit(", ", 1)[-1])
+
+    @dataclasses.dataclass
+    class Parenthetical(basic_author_year.BasicAuthorYearParentheticalReferenceStyle):
+        def inner(self, role_name):
+            author = self.person.author_or_editor_or_title(full="s" in role_name)
+            return join2(sep1=self.pre_text_sep, sep2=self.post_text_sep)[
+                pre_text, reference[join(sep=self.author_year_sep)[author, labelled_year]], post_text]
+
+    @dataclasses.dataclass
+    class Textual(basic_author_year.BasicAuthorYearTextualReferenceStyle):
+        def inner(self, role_name):
+            author = self.person.author_or_editor_or_title(full="s" in role_name)
+            cited = join2(sep1=self.pre_text_sep, sep2=self.post_text_sep)[pre_text, reference[labelled_year], post_text]
+            return join(sep=self.text_reference_sep)[author, join[self.bracket.left, cited, self.bracket.right]]
+
+    @dataclasses.dataclass
+    class AuthorYearReferenceStyle(author_year.AuthorYearReferenceStyle):
+        def __post_init__(self):
+            super().__post_init__()
+            plain = (basic_author_year.BasicAuthorYearParentheticalReferenceStyle,
+                     basic_author_year.BasicAuthorYearTextualReferenceStyle)
+            ours = (Parenthetical, Textual)
+            self.styles[:] = [ours[plain.index(type(s))](**{f.name: getattr(s, f.name) for f in dataclasses.fields(s)})
+                              if type(s) in plain else s for s in self.styles]
+            self.role_style.update((role, s) for s in self.styles for role in s.role_names())
+
+    return AuthorYearReferenceStyle
 
 
 # ----------------------------------------------------------------------------------------------
