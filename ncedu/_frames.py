@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._runinfo import check_history, class_names_of, require_arrays
+from .geometry import _row_cosines as row_cosines
 from .geometry import simplex_etf
 from .history import History
 
@@ -52,13 +53,6 @@ class Frames:
     @property
     def dim(self) -> int:
         return self.means.shape[2]
-
-def row_cosines(M: np.ndarray) -> np.ndarray:
-    """Cosines between the rows of M (NaN for a zero row)."""
-    norms = np.linalg.norm(M, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        U = M / norms[:, None]
-    return U @ U.T
 
 def view_basis(M: np.ndarray, residuals: np.ndarray, dim: int) -> np.ndarray:
     """(p, dim) orthonormal basis: top principal directions of the centred means, completed from the residuals."""

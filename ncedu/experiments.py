@@ -149,26 +149,28 @@ def _build_model(cfg: Mapping[str, Any], in_shape: torch.Size, num_classes: int)
 
 
 def _build_network(cfg: Mapping[str, Any], in_shape: torch.Size, num_classes: int) -> torch.nn.Module:
+    """The network of a run config, built by :func:`ncedu.models.build` after seeding its initialisation."""
     name = cfg["model"]
+    if name not in _MODEL_ARGUMENTS:
+        raise ValueError(f"config['model'] must be one of {sorted(_MODEL_ARGUMENTS)}, got {name!r}")
     torch.manual_seed(cfg.get("init_seed", 0))
-    if name == "mlp":
-        return models.MLP(
-            in_features=int(torch.tensor(in_shape[1:]).prod()),
-            num_classes=num_classes,
-            width=cfg.get("width", 256),
-            depth=cfg.get("depth", 3),
-            batch_norm=cfg.get("batch_norm", True),
-            feature_dim=cfg.get("feature_dim"),                          # None: the width
-            feature_activation=cfg.get("feature_activation", True),
-        )
-    if name == "convnet":
-        return models.ConvNet(
-            in_channels=in_shape[1], num_classes=num_classes, width=cfg.get("width", 32),
-            feature_dim=cfg.get("feature_dim", 128), image_size=in_shape[-1], batch_norm=cfg.get("batch_norm", True),
-        )
-    if name == "resnet18":
-        return models.ResNet18(in_channels=in_shape[1], num_classes=num_classes)
-    raise ValueError(f"config['model'] must be 'mlp', 'convnet' or 'resnet18', got {name!r}")
+    return models.build(name, num_classes=num_classes, **_MODEL_ARGUMENTS[name](cfg, in_shape))
+
+
+#: For each name of :data:`ncedu.models.MODELS`: the constructor's arguments from a run config and the
+#: shape of a batch of inputs (the defaults are the ones every cached run was trained with).
+_MODEL_ARGUMENTS: dict[str, Any] = {
+    "mlp": lambda cfg, shape: dict(
+        in_features=int(torch.tensor(shape[1:]).prod()), width=cfg.get("width", 256), depth=cfg.get("depth", 3),
+        batch_norm=cfg.get("batch_norm", True),
+        feature_dim=cfg.get("feature_dim"),                          # None: the width
+        feature_activation=cfg.get("feature_activation", True)),
+    "convnet": lambda cfg, shape: dict(
+        in_channels=shape[1], width=cfg.get("width", 32), feature_dim=cfg.get("feature_dim", 128),
+        image_size=shape[-1], batch_norm=cfg.get("batch_norm", True)),
+    "resnet18": lambda cfg, shape: dict(in_channels=shape[1]),
+}
+assert set(_MODEL_ARGUMENTS) == set(models.MODELS), "every model of the registry can be built from a config"
 
 
 def _load_data(cfg: Mapping[str, Any]):

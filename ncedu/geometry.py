@@ -186,8 +186,19 @@ def pairwise_cosines(vectors: ArrayLike) -> np.ndarray:
     V = as_tensor(vectors, "vectors").to("cpu").double().numpy()
     if V.ndim != 2:
         raise ValueError(f"vectors must be a 2-D array (one row per vector), got shape {V.shape}")
-    norms = np.linalg.norm(V, axis=1)
-    if np.any(norms == 0):
-        raise ValueError(f"vectors has zero row(s) {np.flatnonzero(norms == 0).tolist()}; their angles are undefined")
-    U = V / norms[:, None]
-    return U @ U.T
+    zero = np.flatnonzero(np.linalg.norm(V, axis=1) == 0)
+    if zero.size:
+        raise ValueError(f"vectors has zero row(s) {zero.tolist()}; their angles are undefined")
+    return _row_cosines(V)
+
+
+def _row_cosines(V: np.ndarray) -> np.ndarray:
+    """The (C, C) cosines between the rows of a float array, unchecked: NaN in the rows and columns of a zero row.
+
+    The core of :func:`pairwise_cosines`, for callers that have validated their input and draw
+    undefined angles as gaps (the views of ``ncedu.viz``).
+    """
+    norms = np.linalg.norm(V, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        U = V / norms[..., None]
+    return U @ np.swapaxes(U, -1, -2)

@@ -176,9 +176,18 @@ def test_a_gaussian_experiment_with_classes_is_refused_not_dropped():
                               cache=False, progress=False)
 
 
+def imbalanced_subset(H, y, C):
+    """The first half of the classes keeps every fifth sample (an imbalance ratio of five)."""
+    keep = np.flatnonzero((y >= C // 2) | (np.arange(len(y)) % 5 == 0))
+    return H[keep], y[keep]
+
+
+@pytest.mark.parametrize("imbalanced", [False, True], ids=["balanced", "imbalanced"])
 @pytest.mark.parametrize("batch", [1, 7, 128, 4096])
-def test_streaming_far_from_the_origin_is_exact_at_any_batch_size(batch):
-    H, y, W = near_collapse(N=4096)
+def test_streaming_far_from_the_origin_is_exact_at_any_batch_size(batch, imbalanced):
+    H, y, W = near_collapse(N=4096, spread=1e-4 if imbalanced else 1e-3)
+    if imbalanced:
+        H, y = imbalanced_subset(H, y, 4)
     ref = reference_metrics(H.astype(np.float64), y, W)
     acc = ncedu.NCAccumulator(4)
     for start in range(0, len(y), batch):
@@ -197,8 +206,7 @@ def test_streaming_far_from_the_origin_is_exact_at_any_batch_size(batch):
 def test_measure_far_from_the_origin_is_exact_in_float32(imbalanced):
     H, y, W = near_collapse(N=20000, p=64, C=10, spread=1e-4)
     if imbalanced:
-        keep = np.flatnonzero((y > 4) | (np.arange(len(y)) % 5 == 0))
-        H, y = H[keep], y[keep]
+        H, y = imbalanced_subset(H, y, 10)
     ref = reference_metrics(H.astype(np.float64), y, W)
     m = ncedu.measure(torch.from_numpy(H), torch.from_numpy(y), W)
     assert_close_to_reference(m, ref, SCALARS + ["nc3", "nc4"], 1e-5)

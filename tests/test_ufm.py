@@ -389,3 +389,54 @@ def test_the_objective_checks_its_arrays():
         ufm_objective(H, W, b, y[:3])
     with pytest.raises(ValueError, match="H contains NaN"):
         ufm_objective(np.full_like(H, np.nan), W, b, y)
+
+
+# ---------------------------------------------------------------------------- the Hessian
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("at", ["origin", "random"])
+def test_hessian_matches_torchs_autograd_hessian_of_the_independent_objective(loss, bias, at):
+    from ncedu.theory import ufm_hessian
+
+    rng = np.random.default_rng(3)
+    C, n, p = 3, 2, 4
+    y = ufm_labels(C, n)
+    N = len(y)
+    scale = 0.0 if at == "origin" else 0.7
+    H, W, b = scale * rng.standard_normal((N, p)), scale * rng.standard_normal((C, p)), scale * rng.standard_normal(C)
+    lam = dict(lam_H=0.3, lam_W=0.05, lam_b=0.02)
+    got = ufm_hessian(H, W, b if bias else None, y, loss=loss, lambda_H=0.3, lambda_W=0.05, lambda_b=0.02)
+
+    yt = torch.as_tensor(y)
+    sizes = [N * p, C * p] + ([C] if bias else [])
+
+    def f(x):
+        parts = torch.split(x, sizes)
+        return torch_objective(parts[0].reshape(N, p), parts[1].reshape(C, p), parts[2] if bias else None,
+                               yt, loss, **lam)
+
+    x0 = torch.as_tensor(np.concatenate([H.ravel(), W.ravel()] + ([b] if bias else [])))
+    want = torch.autograd.functional.hessian(f, x0).numpy()
+    assert got.shape == want.shape == (sum(sizes), sum(sizes))
+    np.testing.assert_allclose(got, got.T, atol=0)
+    np.testing.assert_allclose(got, want, atol=1e-7)
+
+
+def test_hessian_at_the_origin_is_a_strict_saddle_exactly_below_kappa_one():
+    from ncedu.theory import ufm_hessian
+
+    C, n, p = 3, 2, 4
+    y = ufm_labels(C, n)
+    zeros = np.zeros((len(y), p)), np.zeros((C, p)), np.zeros(C)
+    for lam in (0.1, 0.55, 0.6, 1.0):             # kappa = sqrt(C) lam: 0.17, 0.95, 1.04, 1.73
+        smallest = np.linalg.eigvalsh(ufm_hessian(*zeros, y, lambda_H=lam, lambda_W=lam, lambda_b=lam))[0]
+        assert (smallest < 0) == (math.sqrt(C) * lam < 1), (lam, smallest)
+
+
+def test_hessian_refuses_a_step_that_is_not_positive():
+    from ncedu.theory import ufm_hessian
+
+    with pytest.raises(ValueError, match="step must be greater than 0"):
+        ufm_hessian(np.zeros((2, 1)), np.zeros((2, 1)), np.zeros(2), [0, 1], step=0.0)
+    with pytest.raises(TypeError, match="step must be a real number"):
+        ufm_hessian(np.zeros((2, 1)), np.zeros((2, 1)), np.zeros(2), [0, 1], step="1e-5")

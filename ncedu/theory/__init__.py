@@ -15,7 +15,8 @@ r"""The two propositions behind neural collapse, as small exact tools.
   et al. 2021): the features are free variables. :func:`train_ufm` runs gradient descent on it and
   returns a :class:`UFMHistory` that ``ncedu.viz`` and ``ncedu.widgets`` draw like a network run;
   :func:`ufm_optimum` gives its global minimiser in closed form where one is known (balanced
-  cross-entropy: a simplex ETF of the scale derived from Zhu et al.'s Theorem 3.1; squared error).
+  cross-entropy: a simplex ETF of the scale derived from Zhu et al.'s Theorem 3.1; squared error);
+  :func:`ufm_hessian` its curvature at any configuration (strict saddles).
 * **Class imbalance** (Fang, He, Long & Su 2021; Thrampoulidis, Kini, Vakilian & Behnia 2022; Yang et al.
   2022): :func:`seli_geometry` (the SELI geometry that replaces the simplex ETF for class counts
   ``n_c``) and :func:`fixed_etf_feature_scale` (the optimal features under a fixed simplex-ETF
@@ -28,6 +29,7 @@ r"""The two propositions behind neural collapse, as small exact tools.
 
 The tools live in small modules (:mod:`ncedu.theory.webb_lowe`, :mod:`ncedu.theory.margins`,
 :mod:`ncedu.theory.sphere`, :mod:`ncedu.theory.ufm`, :mod:`ncedu.theory.ufm_optima`,
+:mod:`ncedu.theory.ufm_landscape`,
 :mod:`ncedu.theory.central_path`, :mod:`ncedu.theory.snr_flow`, and
 :mod:`ncedu.theory.along_training`, the propositions measured on a recorded run) and are all
 importable from here. Conventions are those of
@@ -76,6 +78,7 @@ from .central_path import (
 from .snr_flow import CentralPathFlow, central_path_clock, central_path_flow
 from .sphere import max_separation_on_sphere, push_apart
 from .ufm import UFMHistory, train_ufm, ufm_gradients, ufm_labels, ufm_objective
+from .ufm_landscape import ufm_hessian
 from .ufm_optima import UFMOptimum, ufm_optimum
 from .imbalance import SELIGeometry, fixed_etf_feature_scale, seli_geometry
 from .webb_lowe import webb_lowe_classifier
@@ -98,6 +101,7 @@ __all__ = [
     "UFMOptimum",
     "ufm_objective",
     "ufm_gradients",
+    "ufm_hessian",
     "ufm_labels",
     "seli_geometry",
     "SELIGeometry",
