@@ -317,8 +317,22 @@ def _student_edition_links(app, pagename: str, templatename: str, context: dict,
             return
 
 
+def _leave_a_core_free() -> None:
+    """OpenMP and BLAS threads of the build's kernels: all cores but one, unless the caller chose.
+
+    ``ncedu.train`` already leaves a core free (``ncedu.training.default_num_threads``), but numpy's
+    BLAS and torch's other operations would use every core. Beside one other busy process, threads
+    that wait for each other at every operation stall: on a 2-core machine a numpy-only cell of the
+    Webb-Lowe chapter passed the 120-s cell limit with two BLAS threads and takes seconds with one.
+    """
+    threads = str(max(1, (os.cpu_count() or 1) - 1))
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, threads)
+
+
 def setup(app):
     os.environ["NCEDU_STATIC_WIDGETS"] = "1"
+    _leave_a_core_free()  # before any kernel starts: they inherit the environment
     os.environ["IPYTHONDIR"] = _kernel_startup_dir()
     app.connect("config-inited", _set_default_mode)
     # early: html-page-context stops at the first handler that returns a template name
