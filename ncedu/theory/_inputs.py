@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Optional
 
 import numpy as np
 import torch
 
-from .._validation import as_tensor, check_features
+from .._validation import as_tensor, check_features, check_int
+from ..history import History
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -67,3 +69,27 @@ def _binary_labels(y: Any, n_samples: int, name: str = "y") -> np.ndarray:
     if len(values) < 2:
         raise ValueError(f"{name} holds only one class ({sorted(values)}); a separator needs at least 2 classes")
     return np.where(v > 0, 1.0, -1.0)
+
+
+def _record_steps(steps: int, record_at: Optional[Sequence[int]], num_records: int) -> np.ndarray:
+    """The sorted steps to record: ``record_at`` (each in ``0..steps``) or ``num_records`` log-spaced ones, and ``steps``."""
+    if record_at is None:
+        num_records = check_int(num_records, "num_records", minimum=1)
+        chosen = np.geomspace(1, steps, num_records).round().astype(np.int64)
+    else:
+        if isinstance(record_at, (str, bytes)) or not hasattr(record_at, "__iter__"):
+            raise TypeError(f"record_at must be a sequence of step numbers, got {type(record_at).__name__}")
+        chosen = np.array([check_int(t, "record_at entries", minimum=0, maximum=steps) for t in record_at],
+                          dtype=np.int64)
+    return np.unique(np.append(chosen, steps))
+
+
+def _history(history: Any) -> History:
+    """``history`` itself, checked to be a History with measured epochs of sample features, W and b."""
+    if not isinstance(history, History):
+        raise TypeError(f"history must be an ncedu.History, got {type(history).__name__}")
+    missing = [k for k in ("sample_features", "W", "b") if k not in history]
+    if len(history) == 0 or missing or history.sample_labels is None:
+        raise ValueError("history must have measured epochs with sample_features, sample_labels, W and b "
+                         "(ncedu.train records them)")
+    return history

@@ -18,26 +18,17 @@ The distance between two classifiers is the NC3 formula
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
 from ..history import History
+from ._inputs import _history
 from .margins import angle_between, margin, max_margin_direction
 from .webb_lowe import webb_lowe_classifier
 
 __all__ = ["webb_lowe_along_training", "pair_features", "pair_classifier", "PairwiseMaxMargin",
            "pairwise_max_margin"]
-
-
-def _history(history: Any) -> History:
-    if not isinstance(history, History):
-        raise TypeError(f"history must be an ncedu.History, got {type(history).__name__}")
-    missing = [k for k in ("sample_features", "W", "b") if k not in history]
-    if len(history) == 0 or missing or history.sample_labels is None:
-        raise ValueError("history must have measured epochs with sample_features, sample_labels, W and b "
-                         "(ncedu.train records them)")
-    return history
 
 
 def _distance(A: np.ndarray, B: np.ndarray) -> float:

@@ -77,7 +77,7 @@ import numpy as np
 
 from .._validation import ArrayLike, check_classifier, check_labels, check_real
 from ..history import History
-from ._inputs import _matrix
+from ._inputs import _history, _matrix
 
 __all__ = ["central_path_classifier", "MSEDecomposition", "mse_decomposition", "snr_singular_values",
            "central_path_along_training"]
@@ -438,12 +438,7 @@ def central_path_along_training(history: History, *, lambda_W: Optional[float] =
     >>> bool(out["perp"][0] < 1e-12), out["snr"].shape
     (True, (1, 2))
     """
-    if not isinstance(history, History):
-        raise TypeError(f"history must be an ncedu.History, got {type(history).__name__}")
-    missing = [k for k in ("sample_features", "W", "b") if k not in history]
-    if len(history) == 0 or missing or history.sample_labels is None:
-        raise ValueError("history must have measured epochs with sample_features, sample_labels, W and b "
-                         "(ncedu.train records them)")
+    history = _history(history)
     y = np.asarray(history.sample_labels)
     C = int(y.max()) + 1
     if lambda_W is None:

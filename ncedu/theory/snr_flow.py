@@ -33,6 +33,7 @@ import numpy as np
 
 from .._validation import ArrayLike, check_bool, check_int, check_real
 from ..metrics import measure
+from ._inputs import _record_steps
 from .central_path import _minimiser, _objective, _snr, _stats, _stats_of, _Stats
 
 __all__ = ["CentralPathFlow", "central_path_flow", "central_path_clock"]
@@ -154,15 +155,7 @@ def central_path_flow(features: ArrayLike, labels: ArrayLike, *, steps: int = 10
     steps = check_int(steps, "steps", minimum=1)
     lr = check_real(lr, "lr", minimum=0.0, include_minimum=False)
     noise_step = check_bool(noise_step, "noise_step")
-    if record_at is None:
-        num_records = check_int(num_records, "num_records", minimum=1)
-        record = np.geomspace(1, steps, num_records).round().astype(np.int64)
-    else:
-        if isinstance(record_at, (str, bytes)) or not hasattr(record_at, "__iter__"):
-            raise TypeError(f"record_at must be a sequence of step numbers, got {type(record_at).__name__}")
-        record = np.array([check_int(t, "record_at entries", minimum=0, maximum=steps) for t in record_at],
-                          dtype=np.int64)
-    record = np.unique(np.concatenate([[0, steps], record]))
+    record = np.union1d([0], _record_steps(steps, record_at, num_records))
     H = _renormalise(s0.H, y, C)
     onehot = np.eye(C)[y]
     out: dict[str, list] = {"steps": [], "snr": [], "loss": [], "nc1": []}

@@ -54,6 +54,7 @@ import torch
 from .._validation import ArrayLike, as_tensor, check_bool, check_int, check_labels, check_real, check_seed
 from ..history import History
 from ..metrics import measure
+from ._inputs import _record_steps
 
 __all__ = ["LOSSES", "UFMHistory", "ufm_objective", "ufm_gradients", "train_ufm", "ufm_labels"]
 
@@ -305,18 +306,6 @@ class UFMHistory(History):
         self.objective = np.zeros(0)
         self.features: Optional[np.ndarray] = None
         self.labels: Optional[np.ndarray] = None
-
-
-def _record_steps(steps: int, record_at: Optional[Sequence[int]], num_records: int) -> np.ndarray:
-    if record_at is None:
-        num_records = check_int(num_records, "num_records", minimum=1)
-        chosen = np.geomspace(1, steps, num_records).round().astype(np.int64)
-    else:
-        if isinstance(record_at, (str, bytes)) or not hasattr(record_at, "__iter__"):
-            raise TypeError(f"record_at must be a sequence of iteration numbers, got {type(record_at).__name__}")
-        chosen = np.array([check_int(t, "record_at entries", minimum=0, maximum=steps) for t in record_at],
-                          dtype=np.int64)
-    return np.unique(np.append(chosen, steps))
 
 
 def _initial_state(init: Any, N: int, C: int, p: int, bias: bool, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
